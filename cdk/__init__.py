@@ -1,0 +1,41 @@
+"""The one door to CDKTF: every other module imports cdktf and constructs names from here.
+
+Importing this package first makes the provider bindings lazy (see `cdk._fastload`), and keeping
+cdktf imports in one place keeps a later move to CDK Terrain (`cdktn`) a change to this folder.
+"""
+
+from cdk import _fastload
+
+_fastload.install()
+
+from cdktf import (  # noqa: E402
+    App,
+    AssetType,
+    Fn,
+    IResolvable,
+    LocalBackend,
+    S3Backend,
+    TerraformAsset,
+    TerraformOutput,
+    TerraformResourceLifecycle,
+    TerraformStack,
+    Testing,
+    Token,
+)
+from constructs import Construct  # noqa: E402
+
+__all__ = [
+    "App",
+    "AssetType",
+    "Construct",
+    "Fn",
+    "IResolvable",
+    "LocalBackend",
+    "S3Backend",
+    "TerraformAsset",
+    "TerraformOutput",
+    "TerraformResourceLifecycle",
+    "TerraformStack",
+    "Testing",
+    "Token",
+]

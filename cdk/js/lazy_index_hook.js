@@ -1,0 +1,62 @@
+'use strict';
+// Preloaded into the jsii kernel (node --require). Prebuilt CDKTF provider packages ship a
+// lib/index.js that eagerly require()s every resource module (2,135 for @cdktf/provider-aws),
+// which costs ~2 s per synth. When an index.js is nothing but re-exports, replace it with
+// getters that require a module the first time the kernel asks for it. Anything else in the
+// file (an unknown statement) makes us fall back to the original loader: never guess.
+const Module = require('module');
+const fs = require('fs');
+const path = require('path');
+
+const REEXPORT = /^exports\.([A-Za-z_$][\w$]*) = require\("(\.\/[^"]+)"\);$/;
+const HARMLESS = [
+  /^\s*$/,
+  /^"use strict";$/,
+  /^\s*(\/\*\*|\*|\*\/|\/\/)/,
+  /^Object\.defineProperty\(exports, "__esModule", \{ value: true \}\);$/,
+  /^(exports\.[\w$]+ = )+void 0;$/,
+];
+const PROVIDER_INDEX = new RegExp(
+  `node_modules\\${path.sep}@cdktf\\${path.sep}provider-[^\\${path.sep}]+\\${path.sep}lib\\${path.sep}index\\.js$`,
+);
+
+function lazyReexports(source) {
+  const pairs = [];
+  for (const line of source.split('\n')) {
+    const match = REEXPORT.exec(line);
+    if (match) {
+      pairs.push([match[1], match[2]]);
+    } else if (!HARMLESS.some((re) => re.test(line))) {
+      return null;
+    }
+  }
+  return pairs.length > 0 ? pairs : null;
+}
+
+const originalJsLoader = Module._extensions['.js'];
+Module._extensions['.js'] = function loadMaybeLazily(module, filename) {
+  if (!PROVIDER_INDEX.test(filename)) {
+    return originalJsLoader(module, filename);
+  }
+  const pairs = lazyReexports(fs.readFileSync(filename, 'utf8'));
+  if (pairs === null) {
+    return originalJsLoader(module, filename);
+  }
+  const target = module.exports;
+  Object.defineProperty(target, '__esModule', { value: true });
+  for (const [name, request] of pairs) {
+    Object.defineProperty(target, name, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const value = module.require(request);
+        Object.defineProperty(target, name, { value, enumerable: true, configurable: true, writable: true });
+        return value;
+      },
+    });
+  }
+  if (process.env.STACKS_CLOUD_FASTLOAD_DEBUG) {
+    process.stderr.write(`[fastload] ${filename}: ${pairs.length} lazy re-exports\n`);
+  }
+  return undefined;
+};

@@ -1,0 +1,152 @@
+"""`Function`: a Lambda function with its own execution role (the guide's `lambda.Function`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from cdk import AssetType, Construct, TerraformAsset, TerraformStack
+from cdk.aws import data_aws_partition, iam_role, iam_role_policy_attachment, lambda_function
+from constructs_lib._options import Options, validate_options
+from core import naming
+from core.errors import ConfigError, Problem
+from core.types import LambdaTimeout, MemorySize
+
+PROVIDED_AL2 = "provided.al2"
+"""The guide's `lambda.Runtime.PROVIDED_AL2`: a custom runtime (a `bootstrap` executable)."""
+
+_ASSUME_LAMBDA = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+    '"Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+)
+
+
+@dataclass(frozen=True)
+class LambdaCode:
+    """Where a function's code comes from (the guide's `lambda.Code.fromAsset`)."""
+
+    path: Path
+
+    @classmethod
+    def from_asset(cls, path: str | Path) -> LambdaCode:
+        """A folder zipped at synth time. Relative paths are resolved against the working directory."""
+        folder = Path(path).resolve()
+        if not folder.is_dir():
+            raise ConfigError(
+                "function code",
+                [
+                    Problem(
+                        "code",
+                        str(path),
+                        f"is not a folder (resolved to {folder}).",
+                        "build the function into that folder, or point the code path at the folder"
+                        " holding its `bootstrap`.",
+                    )
+                ],
+            )
+        return cls(folder)
+
+
+@dataclass(frozen=True)
+class VpcPlacement:
+    """Subnets and security groups a function runs in (to reach a database or cache)."""
+
+    subnet_ids: list[str]
+    security_group_ids: list[str]
+
+
+def _check_function_name(value: str) -> str:
+    problems = naming.lambda_function_name_problems(value) + naming.iam_role_name_problems(value + "-role")
+    if problems:
+        raise ValueError(f"{'; '.join(problems)} (the role is named '<name>-role'). Fix: use a shorter name.")
+    return value
+
+
+class FunctionOptions(Options):
+    function_name: Annotated[str, AfterValidator(_check_function_name)]
+    """Lambda function name; the role is `<name>-role`."""
+    handler: Annotated[str, Field(min_length=1, max_length=128)]
+    code: LambdaCode
+    memory_size: MemorySize = 128
+    """MB, 128 to 10240. Default: 128."""
+    timeout: LambdaTimeout = timedelta(seconds=3)
+    """Seconds or timedelta, up to 15 min. Default: 3 s (Lambda's default)."""
+    runtime: str = PROVIDED_AL2
+    environment: dict[str, str] = Field(default_factory=dict)
+    vpc: VpcPlacement | None = None
+    """Run inside these subnets; the role then also gets ENI permissions. Default: no VPC."""
+
+
+def _stack_partition(scope: Construct) -> data_aws_partition.DataAwsPartition:
+    """One `aws_partition` data source per stack, shared by its functions (aws, aws-cn, aws-us-gov)."""
+    stack = TerraformStack.of(scope)
+    existing = stack.node.try_find_child("AwsPartition")
+    if isinstance(existing, data_aws_partition.DataAwsPartition):
+        return existing
+    return data_aws_partition.DataAwsPartition(stack, "AwsPartition")
+
+
+class Function(Construct):
+    """A Lambda function, its IAM role and the managed policy for logs (and VPC ENIs when placed in a VPC).
+
+    Attributes: `function` (the `aws_lambda_function`), `role`, `arn`, `name`, `invoke_arn`.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, **options: object) -> None:
+        props = validate_options(FunctionOptions, scope, construct_id, options)
+        super().__init__(scope, construct_id)
+        self.options = props
+        partition = _stack_partition(self)
+        self.role = iam_role.IamRole(
+            self, "Role", name=f"{props.function_name}-role", assume_role_policy=_ASSUME_LAMBDA
+        )
+        managed = "AWSLambdaVPCAccessExecutionRole" if props.vpc else "AWSLambdaBasicExecutionRole"
+        iam_role_policy_attachment.IamRolePolicyAttachment(
+            self,
+            "ExecutionPolicy",
+            role=self.role.name,
+            policy_arn=f"arn:{partition.partition}:iam::aws:policy/service-role/{managed}",
+        )
+        asset = TerraformAsset(self, "Code", path=str(props.code.path), type=AssetType.ARCHIVE)
+        self.function = lambda_function.LambdaFunction(
+            self,
+            "Function",
+            function_name=props.function_name,
+            role=self.role.arn,
+            runtime=props.runtime,
+            handler=props.handler,
+            filename=asset.path,
+            source_code_hash=asset.asset_hash,
+            memory_size=props.memory_size,
+            timeout=int(props.timeout.total_seconds()),
+            environment=(
+                lambda_function.LambdaFunctionEnvironment(variables=props.environment) if props.environment else None
+            ),
+            vpc_config=(
+                lambda_function.LambdaFunctionVpcConfig(
+                    subnet_ids=props.vpc.subnet_ids, security_group_ids=props.vpc.security_group_ids
+                )
+                if props.vpc
+                else None
+            ),
+        )
+
+    @property
+    def grant_role(self) -> iam_role.IamRole:
+        return self.role
+
+    @property
+    def arn(self) -> str:
+        return str(self.function.arn)
+
+    @property
+    def name(self) -> str:
+        return str(self.function.function_name)
+
+    @property
+    def invoke_arn(self) -> str:
+        return str(self.function.invoke_arn)

