@@ -1,0 +1,151 @@
+"""Synth benchmark: the reference app (`python main.py`) with and without lazy provider loading.
+
+Each variant runs in a fresh process, several times. "naive" imports `cdktf_cdktf_provider_aws`
+the ordinary way before anything else (as a plain cdktf app does), which loads every resource
+module on both the Python and the Node side; then it builds and synthesizes the very same stacks
+as "ours". Peak memory is the largest sum of RSS over the whole process tree (Python and the
+jsii Node kernel), sampled from /proc every 10 ms.
+
+    .venv/bin/python bench/synth.py --runs 5
+
+Targets (issue 2): ours <= 2.5 s median, >= 3x faster than naive, peak < 800 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+NAIVE = """
+import cdktf, cdktf_cdktf_provider_aws  # the ordinary import: all 2,214 modules, all 2,135 JS modules
+import main
+raise SystemExit(main.main())
+"""
+OURS = """
+import main
+raise SystemExit(main.main())
+"""
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_rss_mb: float
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _tree_rss_kb(root: int) -> int:
+    total, pending = 0, [root]
+    while pending:
+        pid = pending.pop()
+        try:
+            with open(f"/proc/{pid}/status") as handle:
+                for line in handle:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            continue
+        pending.extend(_children(pid))
+    return total
+
+
+def run_once(code: str, outdir: Path) -> Run:
+    env = {**os.environ, "CDKTF_OUTDIR": str(outdir), "CHECKPOINT_DISABLE": "1"}
+    env.pop("APP_ENV", None)
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_kb(process.pid))
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = process.communicate(timeout=600)
+    elapsed = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise SystemExit(f"benchmark run failed ({process.returncode}):\n{stderr.decode()[-2000:]}")
+    stacks = list((outdir / "stacks").iterdir())
+    if not stacks or not all((stack / "cdk.tf.json").is_file() for stack in stacks):
+        raise SystemExit("benchmark run wrote no stacks")
+    return Run(elapsed, peak / 1024)
+
+
+def measure(name: str, code: str, runs: int) -> list[Run]:
+    results = []
+    for index in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            result = run_once(code, Path(tmp) / "cdktf.out")
+        results.append(result)
+        print(f"  {name:<5} run {index + 1}: {result.seconds:6.2f} s  peak {result.peak_rss_mb:7.0f} MB", flush=True)
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="runs per variant (default 5)")
+    args = parser.parse_args()
+
+    # One untimed run each first: compiles .pyc files and fills the jsii package cache, so every timed
+    # run is a cold process start with warm disk caches, which is what a user's repeated synth sees.
+    print("warming up (untimed)...", flush=True)
+    measure("naive", NAIVE, 1)
+    measure("ours", OURS, 1)
+    print("timed runs:", flush=True)
+    naive = measure("naive", NAIVE, args.runs)
+    ours = measure("ours", OURS, args.runs)
+
+    naive_s = statistics.median(r.seconds for r in naive)
+    ours_s = statistics.median(r.seconds for r in ours)
+    naive_mb = max(r.peak_rss_mb for r in naive)
+    ours_mb = max(r.peak_rss_mb for r in ours)
+    print()
+    print(f"{'variant':<8}{'median s':>10}{'peak MB':>10}")
+    print(f"{'naive':<8}{naive_s:>10.2f}{naive_mb:>10.0f}")
+    print(f"{'ours':<8}{ours_s:>10.2f}{ours_mb:>10.0f}")
+    print(f"speed-up: {naive_s / ours_s:.1f}x   memory: {naive_mb / ours_mb:.1f}x less")
+    targets = {
+        "ours median <= 2.5 s": ours_s <= 2.5,
+        "speed-up >= 3x": naive_s / ours_s >= 3,
+        "ours peak < 800 MB": ours_mb < 800,
+    }
+    for label, met in targets.items():
+        print(f"  {'met ' if met else 'MISSED'} {label}")
+    return 0 if all(targets.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
