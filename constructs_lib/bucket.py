@@ -30,18 +30,17 @@ class RemovalPolicy(StrEnum):
     """Destroy, emptying the bucket first (`force_destroy`)."""
 
 
-def _check_bucket_name(value: str) -> str:
-    problems = naming.s3_bucket_name_problems(value)
-    if problems:
-        raise ValueError(
-            f"is not a valid S3 bucket name: {'; '.join(problems)}. Fix: use lowercase letters,"
-            " digits and hyphens, 3 to 63 characters."
-        )
-    return value
-
-
 class BucketOptions(Options):
-    bucket_name: Annotated[str, AfterValidator(_check_bucket_name)]
+    bucket_name: Annotated[
+        str,
+        AfterValidator(
+            naming.name_validator(
+                naming.s3_bucket_name_problems,
+                "S3 bucket name",
+                fix="use lowercase letters, digits and hyphens, 3 to 63 characters.",
+            )
+        ),
+    ]
     versioned: bool = True
     """Keep every version of every object. Default: on."""
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN

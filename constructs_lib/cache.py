@@ -15,13 +15,6 @@ from core import naming
 REDIS_PORT = 6379
 
 
-def _check_cluster_id(value: str) -> str:
-    problems = naming.elasticache_cluster_id_problems(value)
-    if problems:
-        raise ValueError(f"is not a valid ElastiCache cluster id: {'; '.join(problems)}.")
-    return value
-
-
 def _check_single_node(value: int) -> int:
     if value != 1:
         raise ValueError(
@@ -32,7 +25,9 @@ def _check_single_node(value: int) -> int:
 
 
 class CacheOptions(Options):
-    cluster_id: Annotated[str, AfterValidator(_check_cluster_id)]
+    cluster_id: Annotated[
+        str, AfterValidator(naming.name_validator(naming.elasticache_cluster_id_problems, "ElastiCache cluster id"))
+    ]
     node_type: Annotated[str, Field(pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")] = "cache.t3.micro"
     """Default: cache.t3.micro (the guide's)."""
     num_cache_nodes: Annotated[int, AfterValidator(_check_single_node)] = 1

@@ -13,7 +13,6 @@ from cdk.aws import (
     api_gateway_rest_api,
     api_gateway_stage,
     iam_role,
-    lambda_permission,
 )
 from constructs_lib.function import Function, LambdaCode, VpcPlacement
 
@@ -85,12 +84,10 @@ class CustomApi(Construct):
         self.stage = api_gateway_stage.ApiGatewayStage(
             self, "Stage", rest_api_id=self.api.id, deployment_id=deployment.id, stage_name=STAGE_NAME
         )
-        lambda_permission.LambdaPermission(
+        self.function.allow_invoke(
             self,
             "InvokePermission",
             statement_id="AllowApiGatewayInvoke",
-            action="lambda:InvokeFunction",
-            function_name=self.function.name,
             principal="apigateway.amazonaws.com",
             source_arn=f"{self.api.execution_arn}/*/*",
         )

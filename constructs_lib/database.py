@@ -25,15 +25,8 @@ ENGINE_VERSION = {Engine.MYSQL: "8.0", Engine.POSTGRES: "16", Engine.MARIADB: "1
 ENGINE_PORT = {Engine.MYSQL: 3306, Engine.POSTGRES: 5432, Engine.MARIADB: 3306}
 
 
-def _check_identifier(value: str) -> str:
-    problems = naming.rds_identifier_problems(value)
-    if problems:
-        raise ValueError(f"is not a valid RDS identifier: {'; '.join(problems)}.")
-    return value
-
-
 class DatabaseOptions(Options):
-    identifier: Annotated[str, AfterValidator(_check_identifier)]
+    identifier: Annotated[str, AfterValidator(naming.name_validator(naming.rds_identifier_problems, "RDS identifier"))]
     instance_type: Annotated[str, Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] = "db.t3.small"
     """Default: db.t3.small (the guide's `InstanceType.of(T3, SMALL)`)."""
     engine: Engine = Engine.MYSQL

@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from cdk import AssetType, Construct, TerraformAsset, TerraformStack
-from cdk.aws import data_aws_partition, iam_role, iam_role_policy_attachment, lambda_function
+from cdk.aws import data_aws_partition, iam_role, iam_role_policy_attachment, lambda_function, lambda_permission
 from constructs_lib._options import Options, validate_options
 from core import naming
 from core.errors import ConfigError, Problem
@@ -138,6 +138,20 @@ class Function(Construct):
     @property
     def grant_role(self) -> iam_role.IamRole:
         return self.role
+
+    def allow_invoke(
+        self, scope: Construct, construct_id: str, *, principal: str, source_arn: str, statement_id: str
+    ) -> lambda_permission.LambdaPermission:
+        """Let an AWS service invoke this function, only from `source_arn`."""
+        return lambda_permission.LambdaPermission(
+            scope,
+            construct_id,
+            statement_id=statement_id,
+            action="lambda:InvokeFunction",
+            function_name=self.name,
+            principal=principal,
+            source_arn=source_arn,
+        )
 
     @property
     def arn(self) -> str:

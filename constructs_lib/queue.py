@@ -30,15 +30,8 @@ def _between(low: timedelta, high: timedelta, what: str) -> Any:
     return AfterValidator(check)
 
 
-def _check_queue_name(value: str) -> str:
-    problems = naming.sqs_queue_name_problems(value)
-    if problems:
-        raise ValueError(f"is not a valid SQS queue name: {'; '.join(problems)}.")
-    return value
-
-
 class QueueOptions(Options):
-    queue_name: Annotated[str, AfterValidator(_check_queue_name)]
+    queue_name: Annotated[str, AfterValidator(naming.name_validator(naming.sqs_queue_name_problems, "SQS queue name"))]
     visibility_timeout: Annotated[
         timedelta, BeforeValidator(_seconds), _between(timedelta(0), timedelta(hours=12), "visibility timeout")
     ] = timedelta(seconds=30)

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import AfterValidator
+
 from cdk import Construct
-from cdk.aws import cloudwatch_event_rule, cloudwatch_event_target, iam_role, lambda_permission
+from cdk.aws import cloudwatch_event_rule, cloudwatch_event_target, iam_role
 from constructs_lib._options import Options, validate_options
 from constructs_lib.function import Function, LambdaCode
+from core import naming
 from core.types import MemorySize, ScheduleExpression
 
 
+def _rule_name_problems(function_name: str) -> list[str]:
+    return naming.eventbridge_rule_name_problems(f"{function_name}-schedule")
+
+
 class ScheduleOptions(Options):
+    function_name: Annotated[
+        str, AfterValidator(naming.name_validator(_rule_name_problems, "name for '<name>-schedule' (the rule)"))
+    ]
     schedule: ScheduleExpression
     """`cron(...)` with six fields or `rate(N unit)`."""
     memory_size: MemorySize = 128
@@ -34,7 +46,10 @@ class ScheduledFunction(Construct):
         code: LambdaCode | None = None,
     ) -> None:
         props = validate_options(
-            ScheduleOptions, scope, construct_id, {"schedule": schedule, "memory_size": memory_size}
+            ScheduleOptions,
+            scope,
+            construct_id,
+            {"function_name": function_name, "schedule": schedule, "memory_size": memory_size},
         )
         super().__init__(scope, construct_id)
         self.function = Function(
@@ -51,12 +66,10 @@ class ScheduledFunction(Construct):
         cloudwatch_event_target.CloudwatchEventTarget(
             self, "Target", rule=self.rule.name, arn=self.function.arn, target_id="function"
         )
-        lambda_permission.LambdaPermission(
+        self.function.allow_invoke(
             self,
             "InvokePermission",
             statement_id="AllowEventBridgeInvoke",
-            action="lambda:InvokeFunction",
-            function_name=self.function.name,
             principal="events.amazonaws.com",
             source_arn=self.rule.arn,
         )

@@ -13,15 +13,10 @@ from constructs_lib.grants import Grantable, grant
 from core import naming
 
 
-def _check_table_name(value: str) -> str:
-    problems = naming.dynamodb_table_name_problems(value)
-    if problems:
-        raise ValueError(f"is not a valid DynamoDB table name: {'; '.join(problems)}.")
-    return value
-
-
 class TableOptions(Options):
-    table_name: Annotated[str, AfterValidator(_check_table_name)]
+    table_name: Annotated[
+        str, AfterValidator(naming.name_validator(naming.dynamodb_table_name_problems, "DynamoDB table name"))
+    ]
     partition_key: Annotated[str, Field(min_length=1, max_length=255)] = "pk"
     sort_key: Annotated[str, Field(min_length=1, max_length=255)] | None = "sk"
     point_in_time_recovery: bool = False

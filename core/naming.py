@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 
 _S3_CHARS = re.compile(r"^[a-z0-9.-]+$")
 _S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
@@ -15,6 +16,7 @@ _S3_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 _LAMBDA_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _SQS_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _DYNAMODB_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_EVENT_RULE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 _IAM_ROLE_NAME = re.compile(r"^[\w+=,.@-]+$")
 _ELASTICACHE_ID = re.compile(r"^[a-z][a-z0-9-]*$")
 
@@ -66,6 +68,12 @@ def dynamodb_table_name_problems(name: str) -> list[str]:
     )
 
 
+def eventbridge_rule_name_problems(name: str) -> list[str]:
+    return _length(name, 1, 64) + (
+        [] if _EVENT_RULE_NAME.match(name) else ["may contain only letters, digits, dots, hyphens and underscores"]
+    )
+
+
 def iam_role_name_problems(name: str) -> list[str]:
     return _length(name, 1, 64) + (
         [] if _IAM_ROLE_NAME.match(name) else ["may contain only letters, digits and +=,.@_-"]
@@ -93,3 +101,15 @@ def _lower_hyphenated(name: str) -> list[str]:
     if name.endswith("-") or "--" in name:
         problems.append("must not end with a hyphen or contain two consecutive hyphens")
     return problems
+
+
+def name_validator(rule: Callable[[str], list[str]], what: str, fix: str = "") -> Callable[[str], str]:
+    """A pydantic `AfterValidator` function applying `rule`: "is not a valid <what>: <reasons>. Fix: ..."."""
+
+    def check(value: str) -> str:
+        problems = rule(value)
+        if problems:
+            raise ValueError(f"is not a valid {what}: {'; '.join(problems)}." + (f" Fix: {fix}" if fix else ""))
+        return value
+
+    return check

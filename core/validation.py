@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from pydantic import ValidationError
 
-from pydantic import BaseModel, ValidationError
-
-from core.errors import ConfigError, Problem
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
+from core.errors import Problem
 
 _FIX_BY_ERROR_TYPE = {
     "missing": "add this field.",
@@ -21,7 +17,7 @@ _FIX_BY_ERROR_TYPE = {
 
 
 def problems_from_validation_error(error: ValidationError, prefix: str = "") -> list[Problem]:
-    """One `Problem` per pydantic error, with dotted field paths (aliases as the user wrote them)."""
+    """One `Problem` per pydantic error, with dotted paths of Python field names (`api.memory_size`)."""
     problems = []
     for item in error.errors(include_url=False):
         location = [str(part) for part in item["loc"]]
@@ -36,16 +32,3 @@ def problems_from_validation_error(error: ValidationError, prefix: str = "") -> 
             fix = _FIX_BY_ERROR_TYPE.get(item["type"], "")
         problems.append(Problem(path=path, value=item.get("input"), message=message, fix=fix))
     return problems
-
-
-def validate_model(model: type[ModelT], data: Any, *, subject: str, prefix: str = "") -> ModelT:
-    """`model.model_validate(data)`, raising a `ConfigError` that lists every problem."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise ConfigError(subject, problems_from_validation_error(error, prefix)) from None
-
-
-def build_options(model: type[ModelT], subject: str, **values: Any) -> ModelT:
-    """Validate keyword arguments of a construct into its options model (`subject` = construct path)."""
-    return validate_model(model, values, subject=f"options for {subject}")

@@ -126,6 +126,13 @@ def test_scheduled_function(stack_scope: cdk.TerraformStack) -> None:
     assert scheduled.function.role is scheduled.grant_role
 
 
+def test_scheduled_function_name_must_leave_room_for_the_rule_name(stack_scope: cdk.TerraformStack) -> None:
+    with pytest.raises(ConfigError) as error:
+        add_scheduled_function(stack_scope, "J" * 60, schedule="rate(1 day)", handler="h", code=CODE)
+    assert error.value.paths == ["function_name"]
+    assert "64 characters" in str(error.value)
+
+
 @pytest.mark.parametrize("schedule", ["cron(0 0 * * *)", "daily", "rate(2 hour)"])
 def test_scheduled_function_rejects_bad_schedules(stack_scope: cdk.TerraformStack, schedule: str) -> None:
     with pytest.raises(ConfigError) as error:
