@@ -24,6 +24,8 @@ from cdktf import (  # noqa: E402
 )
 from constructs import Construct  # noqa: E402
 
+_fastload.restore_environment()  # `import cdktf` started the kernel; it no longer needs them
+
 __all__ = [
     "App",
     "AssetType",

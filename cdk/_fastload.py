@@ -34,7 +34,9 @@ PROVIDER_PACKAGES: tuple[str, ...] = ("cdktf_cdktf_provider_aws",)
 """Prebuilt provider bindings whose package `__init__` is replaced by a lazy one."""
 
 _JS_DIR = Path(__file__).with_name("js")
+_KERNEL_ENV = ("JSII_NODE", "JSII_RUNTIME", "STACKS_CLOUD_REAL_JSII_RUNTIME")
 _installed = False
+_saved_env: dict[str, str | None] = {}
 
 
 def cache_dir() -> Path:
@@ -56,11 +58,25 @@ def install() -> None:
     if _installed:
         return
     _installed = True
+    _saved_env.update({name: os.environ.get(name) for name in _KERNEL_ENV})
     _prefer_project_node()
     if "cdktf" not in sys.modules and "jsii._kernel" not in sys.modules:
         _route_kernel_through_hook()
     for package in PROVIDER_PACKAGES:
         _register_lazy_package(package)
+
+
+def restore_environment() -> None:
+    """Put back the jsii variables `install()` set, once the kernel has started.
+
+    The kernel reads them only at start-up; leaving them set would hand our runtime wrapper to
+    unrelated child processes (another project's jsii, say).
+    """
+    for name, value in _saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def _prefer_project_node() -> None:
