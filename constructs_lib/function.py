@@ -59,15 +59,18 @@ class VpcPlacement:
     security_group_ids: list[str]
 
 
-def _check_function_name(value: str) -> str:
-    problems = naming.lambda_function_name_problems(value) + naming.iam_role_name_problems(value + "-role")
-    if problems:
-        raise ValueError(f"{'; '.join(problems)} (the role is named '<name>-role'). Fix: use a shorter name.")
-    return value
+def _function_and_role_name_problems(name: str) -> list[str]:
+    role_problems = naming.iam_role_name_problems(f"{name}-role")
+    return naming.lambda_function_name_problems(name) + [f"its role name '{name}-role' {p}" for p in role_problems]
 
 
 class FunctionOptions(Options):
-    function_name: Annotated[str, AfterValidator(_check_function_name)]
+    function_name: Annotated[
+        str,
+        AfterValidator(
+            naming.name_validator(_function_and_role_name_problems, "Lambda function name", fix="use a shorter name.")
+        ),
+    ]
     """Lambda function name; the role is `<name>-role`."""
     handler: Annotated[str, Field(min_length=1, max_length=128)]
     code: LambdaCode
