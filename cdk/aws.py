@@ -7,7 +7,11 @@ first. Any other provider module is available the same way once `cdk` is importe
 """
 
 from cdktf_cdktf_provider_aws import (
+    acm_certificate,
+    acm_certificate_validation,
+    api_gateway_base_path_mapping,
     api_gateway_deployment,
+    api_gateway_domain_name,
     api_gateway_integration,
     api_gateway_method,
     api_gateway_resource,
@@ -17,6 +21,7 @@ from cdktf_cdktf_provider_aws import (
     cloudwatch_event_target,
     data_aws_availability_zones,
     data_aws_partition,
+    data_aws_route53_zone,
     db_instance,
     db_subnet_group,
     dynamodb_table,
@@ -28,6 +33,8 @@ from cdktf_cdktf_provider_aws import (
     lambda_function,
     lambda_permission,
     provider,
+    route53_health_check,
+    route53_record,
     s3_bucket,
     s3_bucket_public_access_block,
     s3_bucket_server_side_encryption_configuration,
@@ -43,7 +50,11 @@ from cdktf_cdktf_provider_aws import (
 import cdk  # noqa: F401  (installs the lazy loader before the provider package is touched)
 
 __all__ = [
+    "acm_certificate",
+    "acm_certificate_validation",
+    "api_gateway_base_path_mapping",
     "api_gateway_deployment",
+    "api_gateway_domain_name",
     "api_gateway_integration",
     "api_gateway_method",
     "api_gateway_resource",
@@ -53,6 +64,7 @@ __all__ = [
     "cloudwatch_event_target",
     "data_aws_availability_zones",
     "data_aws_partition",
+    "data_aws_route53_zone",
     "db_instance",
     "db_subnet_group",
     "dynamodb_table",
@@ -64,6 +76,8 @@ __all__ = [
     "lambda_function",
     "lambda_permission",
     "provider",
+    "route53_health_check",
+    "route53_record",
     "s3_bucket",
     "s3_bucket_public_access_block",
     "s3_bucket_server_side_encryption_configuration",

@@ -15,6 +15,18 @@ CLOUD: dict[str, Any] = {
     "appName": "my-app",
     "driver": "aws",
     "region": "us-east-1",
+    # The guide's "Multi-Region Deployment": one stack per region, and a global stack that routes
+    # api.myapp.com to the nearest healthy region (latency records + health checks on /api/health).
+    "multiRegion": {
+        "enabled": True,
+        "primaryRegion": "us-east-1",
+        "replicaRegions": ["eu-west-1", "ap-southeast-1"],
+        "routing": "latency",  # 'latency' | 'geolocation' | 'weighted'
+        "domainName": "api.myapp.com",
+        "hostedZone": "myapp.com",  # an existing public zone, looked up by name
+    },
+    # Where each stack keeps its state. The default is local files in .state/; for a team use S3:
+    #   "state": {"backend": "s3", "s3": {"bucket": "acme-tfstate", "region": "us-east-1"}},
     # Provider-specific configuration, as in the guide's `custom: { apiKey, region }`.
     "aws": {
         "region": "us-east-1",

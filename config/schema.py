@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
@@ -29,7 +30,8 @@ from pydantic import (
 from pydantic._internal._model_construction import ModelMetaclass  # stable in pydantic 2.x
 from pydantic.alias_generators import to_camel
 
-from core import naming
+from config.names import ResourceNames
+from core import geo, naming
 from core.errors import ConfigError, Problem
 from core.secrets import SECRET_KEY
 from core.types import LambdaTimeout, MemorySize, Region, ScheduleExpression
@@ -97,6 +99,35 @@ PRODUCTION = "production"
 """The environment whose resources are kept on destroy and get point-in-time recovery (as in the guide)."""
 
 
+def _prune(data: Any, locations: list[tuple[int | str, ...]]) -> tuple[dict[str, Any], list[str]] | None:
+    """A copy of `data` without the entries at `locations` (pydantic error locations), and their paths.
+
+    None when a location cannot be followed through plain dicts (then nothing partial is checked).
+    """
+    if not isinstance(data, dict):
+        return None
+    root: dict[str, Any] = dict(data)
+    paths = []
+    for location in locations:
+        node = root
+        for depth, part in enumerate(location):
+            key = next((k for k in (str(part), to_camel(str(part))) if k in node), None)
+            if key is None:
+                return None
+            if depth == len(location) - 1 or not isinstance(node[key], dict):
+                del node[key]
+                paths.append(".".join(str(p) for p in location[: depth + 1]))
+                break
+            node[key] = dict(node[key])
+            node = node[key]
+    return root, paths
+
+
+def _related(path: str, other: str) -> bool:
+    """Whether one field path contains the other (or they are equal)."""
+    return path == other or path.startswith(f"{other}.") or other.startswith(f"{path}.")
+
+
 class _RaisesConfigError(ModelMetaclass):
     """Turns `Model(...)` failures into `ConfigError`.
 
@@ -108,7 +139,7 @@ class _RaisesConfigError(ModelMetaclass):
         try:
             model = super().__call__(*args, **kwargs)
         except ValidationError as error:
-            raise ConfigError(cls._subject, cls._problems(error)) from None  # type: ignore[attr-defined]
+            raise ConfigError(cls._subject, cls._all_problems(kwargs, error)) from None  # type: ignore[attr-defined]
         model._raise_semantic_problems()
         return model
 
@@ -135,9 +166,31 @@ class Model(BaseModel, metaclass=_RaisesConfigError):
         try:
             model = super().model_validate(obj, **kwargs)
         except ValidationError as error:
-            raise ConfigError(cls._subject, cls._problems(error)) from None
+            raise ConfigError(cls._subject, cls._all_problems(obj, error)) from None
         model._raise_semantic_problems()
         return model
+
+    @classmethod
+    def _all_problems(cls, data: Any, error: ValidationError) -> list[Problem]:
+        """The field errors, plus the cross-field problems of what is valid, so one error lists everything.
+
+        The invalid entries are pruned from a copy of `data` (a whole list when one of its items is
+        bad) and the rest is validated again; cross-field problems about a pruned field are dropped.
+        """
+        problems = cls._problems(error)
+        pruned = _prune(data, [item["loc"] for item in error.errors()])
+        if pruned is None:
+            return problems
+        partial_data, pruned_paths = pruned
+        try:
+            partial = BaseModel.model_validate.__func__(cls, partial_data)  # type: ignore[attr-defined]
+        except ValidationError:
+            return problems
+        return problems + [
+            problem
+            for problem in partial.semantic_problems()
+            if not any(_related(problem.path, path) for path in pruned_paths)
+        ]
 
     @classmethod
     def _problems(cls, error: ValidationError) -> list[Problem]:
@@ -225,19 +278,129 @@ class Routing(StrEnum):
     WEIGHTED = "weighted"
 
 
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+def _check_continent(value: str) -> str:
+    problem = geo.continent_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _check_country(value: str) -> str:
+    problem = geo.country_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+Continent = Annotated[str, BeforeValidator(_upper), AfterValidator(_check_continent)]
+Country = Annotated[str, BeforeValidator(_upper), AfterValidator(_check_country)]
+DomainName = Annotated[
+    str,
+    BeforeValidator(lambda value: value.lower().removesuffix(".") if isinstance(value, str) else value),
+    AfterValidator(naming.name_validator(naming.domain_name_problems, "domain name", "use e.g. 'api.myapp.com'.")),
+]
+
+
+class GeoLocation(Model):
+    """Where the users routed to a region come from: a continent or a country (not both).
+
+    Continent codes: AF, AN, AS, EU, NA, OC, SA. Countries: ISO 3166-1 alpha-2 ('DE', 'GB', 'US').
+    A plain string is read as a country code, or as a continent when written `continent:EU`.
+    """
+
+    continent: Continent | None = None
+    country: Country | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            kind, _, code = data.rpartition(":")
+            return {kind or "country": code}
+        return data
+
+    def semantic_problems(self) -> list[Problem]:
+        if (self.continent is None) == (self.country is None):
+            return [
+                Problem(
+                    "continent",
+                    {"continent": self.continent, "country": self.country},
+                    "needs exactly one of continent and country.",
+                    "write {'continent': 'EU'} or {'country': 'DE'}.",
+                )
+            ]
+        return []
+
+    @property
+    def label(self) -> str:
+        """'continent-EU' or 'country-DE': part of the record's set identifier."""
+        return f"continent-{self.continent}" if self.continent else f"country-{self.country}"
+
+
+GeoLocations = Annotated[
+    list[GeoLocation], BeforeValidator(lambda value: value if isinstance(value, list) else [value])
+]
+
+
 class MultiRegionConfig(Model):
-    """One stack per region plus a global routing stack."""
+    """One stack per region plus a global stack that routes users between them through Route53.
+
+    Each region serves the API under `domain_name` (a regional API Gateway custom domain with a
+    DNS-validated certificate); the global stack adds one record per region to `hosted_zone` with
+    the chosen routing policy and a health check on the region's `health_check_path`.
+    """
 
     enabled: bool = False
-    """Default: off (a single stack in `region`)."""
+    """Default: off (a single stack in `region`, no global stack)."""
     primary_region: Region | None = None
-    """Required when enabled."""
+    """Required when enabled; the global stack's provider uses it too."""
     replica_regions: list[Region] = Field(default_factory=list)
     """Regions that run a copy of the app stack. Default: none."""
     routing: Routing = Routing.LATENCY
     """How the global stack routes users between regions. Default: latency."""
+    domain_name: DomainName | None = None
+    """The name users call, e.g. 'api.myapp.com'. Required when enabled."""
+    hosted_zone: DomainName | None = None
+    """An existing public Route53 zone, looked up by name (the guide's `HostedZone.fromLookup`).
+    Default: `domain_name` without its first label ('myapp.com' for 'api.myapp.com')."""
+    weights: dict[Region, Annotated[int, Field(ge=0, le=255)]] = Field(default_factory=dict)
+    """Weighted routing: a weight (0-255, Route53's range) for every region. Default: none."""
+    geolocation: dict[Region, GeoLocations] = Field(default_factory=dict)
+    """Geolocation routing: the continent(s) or country(ies) each region serves."""
+    default_region: Region | None = None
+    """Geolocation routing: the region for users no location matches. Default: the primary region."""
+    health_check_path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$")] = "/api/health"
+    """Path each region's health check requests (HTTPS, through the API's stage). Default: /api/health."""
+
+    @property
+    def regions(self) -> list[str]:
+        """Primary first, then the replicas in the order given."""
+        return [self.primary_region, *self.replica_regions] if self.primary_region else list(self.replica_regions)
+
+    @property
+    def zone_name(self) -> str | None:
+        """The hosted zone to look up (explicit, or derived from the domain name)."""
+        if self.hosted_zone:
+            return self.hosted_zone
+        return self.domain_name.split(".", 1)[1] if self.domain_name else None
+
+    @property
+    def fallback_region(self) -> str | None:
+        """Geolocation routing's default region."""
+        return self.default_region or self.primary_region
 
     def semantic_problems(self) -> list[Problem]:
+        problems = self._region_problems()
+        if self.enabled:
+            problems += self._dns_problems()
+        problems += self._weight_problems() + self._geolocation_problems()
+        return problems
+
+    def _region_problems(self) -> list[Problem]:
         problems = []
         if self.enabled and self.primary_region is None:
             problems.append(
@@ -266,6 +429,125 @@ class MultiRegionConfig(Model):
                     )
                 )
             seen.add(region)
+        return problems
+
+    def _dns_problems(self) -> list[Problem]:
+        if self.domain_name is None:
+            return [
+                Problem(
+                    "multi_region.domain_name",
+                    None,
+                    "is required when multi-region is enabled: the global stack routes this name between regions.",
+                    "set domainName, e.g. 'api.myapp.com', in a Route53 hosted zone you own.",
+                )
+            ]
+        zone = self.zone_name or ""
+        if self.domain_name != zone and not self.domain_name.endswith(f".{zone}"):
+            return [
+                Problem(
+                    "multi_region.hosted_zone",
+                    zone,
+                    f"does not contain the domain name {self.domain_name!r}.",
+                    f"use the zone that {self.domain_name!r} belongs to, e.g. {self.domain_name.split('.', 1)[-1]!r}.",
+                )
+            ]
+        return []
+
+    def _weight_problems(self) -> list[Problem]:
+        problems = []
+        if self.routing != Routing.WEIGHTED:
+            if self.weights:
+                problems.append(
+                    Problem(
+                        "multi_region.weights",
+                        self.weights,
+                        f"only applies to weighted routing, but routing is {self.routing.value!r}.",
+                        "remove weights, or set routing to 'weighted'.",
+                    )
+                )
+            return problems
+        missing = [region for region in dict.fromkeys(self.regions) if region not in self.weights]
+        if missing:
+            problems.append(
+                Problem(
+                    "multi_region.weights",
+                    self.weights,
+                    f"has no weight for {', '.join(missing)}: weighted routing needs one for every region.",
+                    "add e.g. " + ", ".join(f"'{region}': 50" for region in missing) + ".",
+                )
+            )
+        problems += [
+            Problem(
+                f"multi_region.weights.{region}",
+                weight,
+                "is a weight for a region the app does not run in.",
+                "remove it, or add the region to replicaRegions.",
+            )
+            for region, weight in self.weights.items()
+            if region not in self.regions
+        ]
+        return problems
+
+    def _geolocation_problems(self) -> list[Problem]:
+        problems = []
+        if self.routing != Routing.GEOLOCATION:
+            if self.geolocation or self.default_region:
+                problems.append(
+                    Problem(
+                        "multi_region.geolocation",
+                        self.geolocation or self.default_region,
+                        f"only applies to geolocation routing, but routing is {self.routing.value!r}.",
+                        "remove geolocation and defaultRegion, or set routing to 'geolocation'.",
+                    )
+                )
+            return problems
+        fallback = self.fallback_region
+        missing = [region for region in self.regions if region not in self.geolocation and region != fallback]
+        if missing:
+            problems.append(
+                Problem(
+                    "multi_region.geolocation",
+                    {region: [loc.label for loc in locs] for region, locs in self.geolocation.items()},
+                    f"has no location for {', '.join(missing)}, so no user would be routed there.",
+                    "add e.g. " + ", ".join(f"'{region}': {{'continent': 'EU'}}" for region in missing) + ".",
+                )
+            )
+        for region in self.geolocation:
+            if region not in self.regions:
+                problems.append(
+                    Problem(
+                        f"multi_region.geolocation.{region}",
+                        region,
+                        "is a region the app does not run in.",
+                        "remove it, or add the region to replicaRegions.",
+                    )
+                )
+        if self.default_region and self.default_region not in self.regions:
+            problems.append(
+                Problem(
+                    "multi_region.default_region",
+                    self.default_region,
+                    "is not one of the app's regions.",
+                    f"use one of {', '.join(self.regions)}.",
+                )
+            )
+        owners: dict[str, str] = {}
+        for region, locations in self.geolocation.items():
+            for index, location in enumerate(locations):
+                problems += [
+                    Problem(f"multi_region.geolocation.{region}.{index}.{p.path}", p.value, p.message, p.fix)
+                    for p in location.semantic_problems()
+                ]
+                if location.label in owners and owners[location.label] != region:
+                    problems.append(
+                        Problem(
+                            f"multi_region.geolocation.{region}.{index}",
+                            location.label,
+                            f"is also routed to {owners[location.label]}; Route53 allows one record per location.",
+                            "keep the location in one region only.",
+                        )
+                    )
+                owners.setdefault(location.label, region)
         return problems
 
 
@@ -316,13 +598,136 @@ class CacheSettings(Model):
     num_cache_nodes: Annotated[int, Field(ge=1, le=1)] = 1
 
 
-class StateConfig(Model):
-    """Where each stack keeps its Terraform state."""
+HttpEndpoint = Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")]
+S3BucketName = Annotated[
+    str, AfterValidator(naming.name_validator(naming.s3_bucket_name_problems, "S3 bucket name", "e.g. 'acme-tfstate'."))
+]
 
-    backend: Literal["local"] = "local"
+
+class StateEndpoints(Model):
+    """Custom endpoint URLs for the S3 backend, e.g. an S3-compatible emulator. Default: AWS's."""
+
+    s3: HttpEndpoint | None = None
+    dynamodb: HttpEndpoint | None = None
+    sts: HttpEndpoint | None = None
+    iam: HttpEndpoint | None = None
+
+
+class S3StateSettings(Model):
+    """State in an S3 bucket, key `{app}/{env}/{stack}.tfstate`, one object per stack.
+
+    Create the bucket (and lock table) once with `state.bootstrap.bootstrap_state`.
+    """
+
+    bucket: S3BucketName
+    region: Region
+    """Region of the state bucket (may differ from the app's regions)."""
+    encrypt: bool = True
+    """Server-side encryption of the state objects. Default: on."""
+    kms_key_id: str | None = None
+    """Encrypt with this KMS key instead of S3-managed keys. Default: S3-managed (SSE-S3)."""
+    locking: Literal["lockfile", "dynamodb"] = "lockfile"
+    """`lockfile`: an S3 `.tflock` object next to the state (Terraform 1.10+); `dynamodb`: a lock table.
+    Default: lockfile."""
+    dynamodb_table: str | None = None
+    """The lock table (hash key `LockID`), required when locking is `dynamodb`."""
+    endpoints: StateEndpoints | None = None
+    """Custom endpoints for an S3-compatible service. Default: AWS."""
+    use_path_style: bool = False
+    """Path-style bucket URLs (`host/bucket`), which most emulators need. Default: off."""
+    skip_aws_checks: bool = False
+    """Skip credential, account-id, metadata and region checks that only real AWS answers. Default: off."""
+
+    def semantic_problems(self) -> list[Problem]:
+        if self.locking == "dynamodb" and not self.dynamodb_table:
+            return [
+                Problem(
+                    "state.s3.dynamodb_table",
+                    None,
+                    "is required when locking is 'dynamodb'.",
+                    "name the lock table, e.g. 'terraform-locks', or use locking 'lockfile'.",
+                )
+            ]
+        if self.locking == "lockfile" and self.dynamodb_table:
+            return [
+                Problem(
+                    "state.s3.dynamodb_table",
+                    self.dynamodb_table,
+                    "is set but locking is 'lockfile', so the table would not be used.",
+                    "set locking to 'dynamodb', or remove dynamodbTable.",
+                )
+            ]
+        return []
+
+    def key(self, app_name: str, environment: str, stack: str) -> str:
+        """The state object's key: `{app}/{env}/{stack}.tfstate`."""
+        return f"{app_name}/{environment}/{stack}.tfstate"
+
+
+class CloudStateSettings(Model):
+    """State and runs in Terraform Cloud / HCP Terraform: one workspace per stack, named like the stack.
+
+    The API token is not configured here: use `terraform login` or `TF_TOKEN_app_terraform_io`.
+    """
+
+    organization: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]
+    hostname: Annotated[str, Field(pattern=r"^[a-z0-9.-]+(:[0-9]+)?$")] = "app.terraform.io"
+    """Terraform Enterprise host name. Default: app.terraform.io."""
+    project: str | None = None
+    """Terraform Cloud project the workspaces belong to. Default: the organization's default project."""
+
+
+class StateConfig(Model):
+    """Where each stack keeps its Terraform state; the same backend for every stack of an app."""
+
+    backend: Literal["local", "s3", "cloud"] = "local"
     """Default: local, one state file per stack in `local_dir`."""
     local_dir: str = ".state"
     """Folder for local state, relative to the project (never inside cdktf.out, which synth rewrites)."""
+    s3: S3StateSettings | None = None
+    """Required when backend is 's3'."""
+    cloud: CloudStateSettings | None = None
+    """Required when backend is 'cloud'."""
+
+    def semantic_problems(self) -> list[Problem]:
+        problems = []
+        for kind, example in (
+            ("s3", "{'bucket': 'acme-tfstate', 'region': 'us-east-1'}"),
+            ("cloud", "{'organization': 'acme'}"),
+        ):
+            if self.backend == kind and getattr(self, kind) is None:
+                problems.append(
+                    Problem(f"state.{kind}", None, f"is required when backend is {kind!r}.", f"add e.g. {example}.")
+                )
+        if self.s3 is not None:
+            problems += self.s3.semantic_problems()
+        if Path(self.local_dir).parts[:1] == ("cdktf.out",):
+            problems.append(
+                Problem(
+                    "state.local_dir",
+                    self.local_dir,
+                    "is inside cdktf.out, which every synth rewrites: the state would be lost.",
+                    "use a folder outside it, e.g. '.state'.",
+                )
+            )
+        return problems
+
+
+class AwsSettings(Model):
+    """The `aws` provider section: where the AWS provider sends API calls.
+
+    Credentials are never configured here: the provider reads `AWS_PROFILE`, `AWS_ACCESS_KEY_ID`
+    and friends from the environment as usual.
+    """
+
+    region: Region | None = None
+    """Default: the config's `region`."""
+    endpoint: HttpEndpoint | None = None
+    """One URL for every AWS service, e.g. an emulator at http://127.0.0.1:5000. Default: AWS."""
+    s3_use_path_style: bool = False
+    """Path-style S3 URLs, which emulators need. Default: off."""
+    skip_aws_checks: bool = False
+    """Skip the credential, account-id, metadata and region checks only real AWS answers. Default: off."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,41 +815,68 @@ class CloudConfig(Model):
     def regions(self) -> list[str]:
         """Every region the app runs in, primary first."""
         if self.multi_region.enabled and self.multi_region.primary_region:
-            return [self.multi_region.primary_region, *self.multi_region.replica_regions]
+            return self.multi_region.regions
         return [self.region]
+
+    @property
+    def aws(self) -> AwsSettings:
+        """The typed `aws` provider section (defaults when the config has none)."""
+        section = self.provider_settings.get("aws")
+        return AwsSettings.model_validate(section.model_dump(exclude_none=True)) if section else AwsSettings()
+
+    def _aws_settings_problems(self) -> list[Problem]:
+        try:
+            self.aws  # noqa: B018  (validates the section)
+        except ConfigError as error:
+            return [Problem(f"aws.{p.path}", p.value, p.message, p.fix) for p in error.problems]
+        return []
 
     @property
     def resource_prefix(self) -> str:
         return f"{self.app_name}-{self.environment}"
 
     def semantic_problems(self) -> list[Problem]:
-        problems = self.multi_region.semantic_problems()
-        prefix = self.resource_prefix
-        derived = [
-            (f"{prefix}-assets", "S3 bucket", naming.s3_bucket_name_problems),
-            (prefix, "DynamoDB table", naming.dynamodb_table_name_problems),
-            (f"{prefix}-jobs", "SQS queue", naming.sqs_queue_name_problems),
-            (f"{prefix}-api", "Lambda function", naming.lambda_function_name_problems),
-            (f"{prefix}-api-role", "IAM role", naming.iam_role_name_problems),
-        ]
-        for name, kind, rule in derived:
-            for reason in rule(name):
-                problems.append(
-                    Problem(
-                        "app_name",
-                        self.app_name,
-                        f"with environment {self.environment!r} it forms the {kind} name {name!r}, which {reason}.",
-                        "use a shorter app_name or environment.",
+        problems = self.multi_region.semantic_problems() + self.state.semantic_problems()
+        problems += self._aws_settings_problems()
+        reported: set[tuple[str, str]] = set()
+        for region in self.regions:
+            names = ResourceNames(self.app_name, self.environment, region)
+            derived = [
+                (names.assets_bucket, "S3 bucket", naming.s3_bucket_name_problems),
+                (names.table, "DynamoDB table", naming.dynamodb_table_name_problems),
+                (names.queue, "SQS queue", naming.sqs_queue_name_problems),
+                (names.api_function, "Lambda function", naming.lambda_function_name_problems),
+                (names.role(names.api_function), "IAM role", naming.iam_role_name_problems),
+            ]
+            for name, kind, rule in derived:
+                for reason in rule(name):
+                    if (kind, reason) in reported:
+                        continue
+                    reported.add((kind, reason))
+                    problems.append(
+                        Problem(
+                            "app_name",
+                            self.app_name,
+                            f"with environment {self.environment!r} it forms the {kind} name {name!r}, which {reason}.",
+                            "use a shorter app_name or environment.",
+                        )
                     )
-                )
-        for index, function in enumerate(self.scheduled_functions):
-            for reason in naming.lambda_function_name_problems(f"{prefix}-{function.name}"):
-                problems.append(
-                    Problem(
-                        f"scheduled_functions.{index}.name",
-                        function.name,
-                        f"forms the function name '{prefix}-{function.name}', which {reason}.",
-                        "use a shorter name.",
-                    )
-                )
+            for index, function in enumerate(self.scheduled_functions):
+                function_name = names.function(function.name)
+                for name, kind, rule in (
+                    (function_name, "function", naming.lambda_function_name_problems),
+                    (names.role(function_name), "IAM role", naming.iam_role_name_problems),
+                ):
+                    for reason in rule(name):
+                        if (f"fn{index}", reason) in reported:
+                            continue
+                        reported.add((f"fn{index}", reason))
+                        problems.append(
+                            Problem(
+                                f"scheduled_functions.{index}.name",
+                                function.name,
+                                f"forms the {kind} name {name!r}, which {reason}.",
+                                "use a shorter name.",
+                            )
+                        )
         return problems

@@ -31,6 +31,8 @@ class CustomApi(Construct):
         timeout: seconds or timedelta, 1 s to 15 min. Default: 30 s.
         environment: environment variables of the function. Default: none.
         vpc: subnets and security groups to run in. Default: none.
+        role_name: the function's IAM role (account-global: make it region-specific when the API runs
+            in several regions). Default: `<function_name>-role`.
 
     Attributes: `function` (a `Function`), `api` (the REST API), `stage`, `url` (the stage's invoke URL).
     """
@@ -47,6 +49,7 @@ class CustomApi(Construct):
         code: LambdaCode | None = None,
         environment: dict[str, str] | None = None,
         vpc: VpcPlacement | None = None,
+        role_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function = Function(
@@ -59,6 +62,7 @@ class CustomApi(Construct):
             code=code if code is not None else LambdaCode.from_asset("./dist"),
             environment=environment or {},
             vpc=vpc,
+            role_name=role_name,
         )
         self.api = api_gateway_rest_api.ApiGatewayRestApi(
             self,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from cdk import AssetType, Construct, TerraformAsset, TerraformStack
 from cdk.aws import data_aws_partition, iam_role, iam_role_policy_attachment, lambda_function, lambda_permission
@@ -59,19 +59,25 @@ class VpcPlacement:
     security_group_ids: list[str]
 
 
-def _function_and_role_name_problems(name: str) -> list[str]:
-    role_problems = naming.iam_role_name_problems(f"{name}-role")
-    return naming.lambda_function_name_problems(name) + [f"its role name '{name}-role' {p}" for p in role_problems]
+IamRoleName = Annotated[
+    str,
+    AfterValidator(naming.name_validator(naming.iam_role_name_problems, "IAM role name", fix="use a shorter name.")),
+]
 
 
 class FunctionOptions(Options):
     function_name: Annotated[
         str,
         AfterValidator(
-            naming.name_validator(_function_and_role_name_problems, "Lambda function name", fix="use a shorter name.")
+            naming.name_validator(
+                naming.lambda_function_name_problems, "Lambda function name", fix="use a shorter name."
+            )
         ),
     ]
-    """Lambda function name; the role is `<name>-role`."""
+    """Lambda function name (unique per region)."""
+    role_name: IamRoleName | None = None
+    """Name of the execution role. IAM names are global to the account, so a function deployed to
+    several regions needs a region-specific role name. Default: `<function_name>-role`."""
     handler: Annotated[str, Field(min_length=1, max_length=128)]
     code: LambdaCode
     memory_size: MemorySize = 128
@@ -83,8 +89,19 @@ class FunctionOptions(Options):
     vpc: VpcPlacement | None = None
     """Run inside these subnets; the role then also gets ENI permissions. Default: no VPC."""
 
+    @model_validator(mode="after")
+    def _default_role_name_is_valid(self) -> Self:
+        if self.role_name is None:
+            problems = naming.iam_role_name_problems(f"{self.function_name}-role")
+            if problems:
+                raise ValueError(
+                    f"function_name {self.function_name!r} forms the role name '{self.function_name}-role', which"
+                    f" {'; '.join(problems)}. Fix: use a shorter function name, or set role_name."
+                )
+        return self
 
-def _stack_partition(scope: Construct) -> data_aws_partition.DataAwsPartition:
+
+def stack_partition(scope: Construct) -> data_aws_partition.DataAwsPartition:
     """One `aws_partition` data source per stack, shared by its functions (aws, aws-cn, aws-us-gov)."""
     stack = TerraformStack.of(scope)
     existing = stack.node.try_find_child("AwsPartition")
@@ -103,9 +120,9 @@ class Function(Construct):
         props = validate_options(FunctionOptions, scope, construct_id, options)
         super().__init__(scope, construct_id)
         self.options = props
-        partition = _stack_partition(self)
+        partition = stack_partition(self)
         self.role = iam_role.IamRole(
-            self, "Role", name=f"{props.function_name}-role", assume_role_policy=_ASSUME_LAMBDA
+            self, "Role", name=props.role_name or f"{props.function_name}-role", assume_role_policy=_ASSUME_LAMBDA
         )
         managed = "AWSLambdaVPCAccessExecutionRole" if props.vpc else "AWSLambdaBasicExecutionRole"
         iam_role_policy_attachment.IamRolePolicyAttachment(

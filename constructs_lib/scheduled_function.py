@@ -44,6 +44,7 @@ class ScheduledFunction(Construct):
         handler: str,
         memory_size: int = 128,
         code: LambdaCode | None = None,
+        role_name: str | None = None,
     ) -> None:
         props = validate_options(
             ScheduleOptions,
@@ -59,6 +60,7 @@ class ScheduledFunction(Construct):
             handler=handler,
             memory_size=props.memory_size,
             code=code if code is not None else LambdaCode.from_asset("./dist/functions"),
+            role_name=role_name,
         )
         self.rule = cloudwatch_event_rule.CloudwatchEventRule(
             self, "Rule", name=f"{function_name}-schedule", schedule_expression=props.schedule
@@ -88,10 +90,12 @@ def add_scheduled_function(
     memory_size: int = 128,
     function_name: str | None = None,
     code: LambdaCode | None = None,
+    role_name: str | None = None,
 ) -> ScheduledFunction:
     """The guide's `addScheduledFunction(scope, id, {schedule, handler, memorySize})`.
 
-    `function_name` defaults to the construct id; `code` to `./dist/functions` (the guide's).
+    `function_name` defaults to the construct id; `code` to `./dist/functions` (the guide's);
+    `role_name` to `<function_name>-role`.
     """
     return ScheduledFunction(
         scope,
@@ -101,4 +105,5 @@ def add_scheduled_function(
         handler=handler,
         memory_size=memory_size,
         code=code,
+        role_name=role_name,
     )

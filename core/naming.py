@@ -19,6 +19,7 @@ _DYNAMODB_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _EVENT_RULE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 _IAM_ROLE_NAME = re.compile(r"^[\w+=,.@-]+$")
 _ELASTICACHE_ID = re.compile(r"^[a-z][a-z0-9-]*$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 def s3_bucket_name_problems(name: str) -> list[str]:
@@ -86,6 +87,18 @@ def elasticache_cluster_id_problems(name: str) -> list[str]:
 
 def rds_identifier_problems(name: str) -> list[str]:
     return _length(name, 1, 63) + _lower_hyphenated(name)
+
+
+def domain_name_problems(name: str) -> list[str]:
+    """A DNS name such as 'api.myapp.com': lowercase labels of 1-63 letters, digits, inner hyphens."""
+    problems = _length(name, 3, 253)
+    labels = name.removesuffix(".").split(".")
+    if len(labels) < 2:
+        problems.append("needs at least two labels, e.g. 'myapp.com'")
+    bad = [label for label in labels if not _DNS_LABEL.match(label)]
+    if bad:
+        problems.append(f"has invalid labels {bad}: each must be 1-63 lowercase letters, digits or inner hyphens")
+    return problems
 
 
 def _length(name: str, low: int, high: int) -> list[str]:

@@ -11,8 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cdk import Construct, TerraformOutput, TerraformStack
-from cdk.aws import provider
-from config.schema import PRODUCTION, ApiSettings, CacheSettings, DatabaseSettings, ScheduledFunctionSettings
+from config.names import ResourceNames
+from config.schema import (
+    PRODUCTION,
+    ApiSettings,
+    AwsSettings,
+    CacheSettings,
+    DatabaseSettings,
+    ScheduledFunctionSettings,
+)
 from constructs_lib import (
     Bucket,
     CustomApi,
@@ -25,6 +32,16 @@ from constructs_lib import (
     add_redis_cluster,
     add_scheduled_function,
 )
+from constructs_lib.dns import ApiDomain, api_host, lookup_hosted_zone
+from stacks.aws_provider import add_aws_provider
+
+
+@dataclass(frozen=True)
+class RegionalDomain:
+    """Serve the region's API at `domain_name`, with its certificate validated in the zone `zone_name`."""
+
+    domain_name: str
+    zone_name: str
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,10 @@ class CustomStackProps:
     scheduled_functions: tuple[ScheduledFunctionSettings, ...] = ()
     database: DatabaseSettings | None = None
     cache: CacheSettings | None = None
+    aws: AwsSettings = field(default_factory=AwsSettings)
+    """Endpoints and checks of the AWS provider. Default: real AWS."""
+    domain: RegionalDomain | None = None
+    """A custom domain for the API (multi-region routing needs one). Default: none."""
 
     @property
     def is_production(self) -> bool:
@@ -51,49 +72,55 @@ class CustomStackProps:
     def prefix(self) -> str:
         return f"{self.app_name}-{self.environment}"
 
+    @property
+    def names(self) -> ResourceNames:
+        return ResourceNames(self.app_name, self.environment, self.region)
+
 
 class CustomStack(TerraformStack):
-    """The guide's `CustomStack` on Terraform. Attributes: `bucket`, `table`, `queue`, `api`."""
+    """The guide's `CustomStack` on Terraform.
+
+    Attributes: `bucket`, `table`, `queue`, `api`, `api_host` (the API's own host name) and, with a
+    `domain`, `api_domain` (what the global stack routes to).
+    """
 
     def __init__(self, scope: Construct, stack_id: str, props: CustomStackProps) -> None:
         super().__init__(scope, stack_id)
         self.props = props
         prefix = props.prefix
-        provider.AwsProvider(
+        names = props.names
+        add_aws_provider(
             self,
-            "aws",
             region=props.region,
-            default_tags=[
-                provider.AwsProviderDefaultTags(
-                    tags={"App": props.app_name, "Environment": props.environment, "ManagedBy": "stacks-cloud"}
-                )
-            ],
+            settings=props.aws,
+            tags={"App": props.app_name, "Environment": props.environment, "ManagedBy": "stacks-cloud"},
         )
 
         self.bucket = Bucket(
             self,
             "AssetsBucket",
-            bucket_name=f"{prefix}-assets",
+            bucket_name=names.assets_bucket,
             versioned=True,
             removal_policy=RemovalPolicy.RETAIN if props.is_production else RemovalPolicy.DESTROY,
         )
         self.table = Table(
             self,
             "MainTable",
-            table_name=prefix,
+            table_name=names.table,
             partition_key="pk",
             sort_key="sk",
             point_in_time_recovery=props.is_production,
         )
         self.queue = Queue(
-            self, "JobsQueue", queue_name=f"{prefix}-jobs", visibility_timeout=300, retention_period=14 * 24 * 3600
+            self, "JobsQueue", queue_name=names.queue, visibility_timeout=300, retention_period=14 * 24 * 3600
         )
 
         network = Vpc(self, "Network", name=prefix) if (props.database or props.cache) else None
         self.api = CustomApi(
             self,
             "Api",
-            function_name=f"{prefix}-api",
+            function_name=names.api_function,
+            role_name=names.role(names.api_function),
             handler=props.api.handler,
             memory_size=props.api.memory_size,
             timeout=props.api.timeout,
@@ -107,12 +134,26 @@ class CustomStack(TerraformStack):
 
         TerraformOutput(self, "ApiUrl", value=self.api.url, description="Invoke URL of the API's prod stage")
         TerraformOutput(self, "BucketName", value=self.bucket.name, description="Name of the assets bucket")
+        self.api_host = api_host(self.api)
+        self.api_domain: ApiDomain | None = None
+        if props.domain:
+            zone = lookup_hosted_zone(self, "Zone", props.domain.zone_name)
+            self.api_domain = ApiDomain(
+                self, "ApiDomain", api=self.api, domain_name=props.domain.domain_name, zone_id=zone.zone_id
+            )
+            TerraformOutput(
+                self,
+                "RegionalDomainTarget",
+                value=self.api_domain.target_domain_name,
+                description="Regional API Gateway domain the global records alias",
+            )
 
         for function in props.scheduled_functions:
             add_scheduled_function(
                 self,
                 function.name,
-                function_name=f"{prefix}-{function.name}",
+                function_name=names.function(function.name),
+                role_name=names.role(names.function(function.name)),
                 schedule=function.schedule,
                 handler=function.handler,
                 memory_size=function.memory_size,

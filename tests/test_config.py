@@ -23,7 +23,9 @@ def test_reference_config_validates_with_guide_defaults() -> None:
     assert config.environment == "development"
     assert config.api.memory_size == 512
     assert config.api.timeout.total_seconds() == 30
-    assert config.regions == ["us-east-1"]
+    assert config.regions == ["us-east-1", "eu-west-1", "ap-southeast-1"]
+    assert config.multi_region.routing is Routing.LATENCY
+    assert config.multi_region.zone_name == "myapp.com"
     assert config.scheduled_functions[0].schedule == "cron(0 0 * * ? *)"
 
 
@@ -40,6 +42,7 @@ def test_guide_camel_case_keys_are_accepted() -> None:
             "primaryRegion": "us-east-1",
             "replicaRegions": ["eu-west-1", "ap-southeast-1"],
             "routing": "latency",
+            "domainName": "api.myapp.com",
         },
         hooks={"preDeploy": print, "postDeploy": [print, print], "onError": print},
     )
@@ -184,9 +187,20 @@ def test_secrets_never_appear_in_error_messages() -> None:
 def test_multi_region_rules() -> None:
     with pytest.raises(ConfigError) as error:
         validate(multiRegion={"enabled": True, "replicaRegions": ["eu-west-1", "eu-west-1"]})
-    assert set(error.value.paths) == {"multi_region.primary_region", "multi_region.replica_regions.1"}
+    assert set(error.value.paths) == {
+        "multi_region.primary_region",
+        "multi_region.replica_regions.1",
+        "multi_region.domain_name",
+    }
     with pytest.raises(ConfigError) as error:
-        validate(multiRegion={"enabled": True, "primaryRegion": "us-east-1", "replicaRegions": ["us-east-1"]})
+        validate(
+            multiRegion={
+                "enabled": True,
+                "primaryRegion": "us-east-1",
+                "replicaRegions": ["us-east-1"],
+                "domainName": "api.myapp.com",
+            }
+        )
     assert error.value.paths == ["multi_region.replica_regions"]
 
 

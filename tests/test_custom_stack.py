@@ -20,7 +20,7 @@ MakeStack = Callable[..., Synth]
 
 def test_names_follow_app_and_environment(custom_stack: MakeStack) -> None:
     out = custom_stack("staging")
-    assert_resource(out, "aws_s3_bucket", bucket="my-app-staging-assets")
+    assert_resource(out, "aws_s3_bucket", bucket="my-app-staging-assets-us-east-1")
     assert_resource(out, "aws_dynamodb_table", name="my-app-staging")
     assert_resource(out, "aws_sqs_queue", name="my-app-staging-jobs")
     assert_resource(out, "aws_lambda_function", function_name="my-app-staging-api", memory_size=512, timeout=30)
@@ -28,7 +28,7 @@ def test_names_follow_app_and_environment(custom_stack: MakeStack) -> None:
 
 def test_production_keeps_data_and_recovers_points_in_time(custom_stack: MakeStack) -> None:
     out = custom_stack("production")
-    bucket = assert_resource(out, "aws_s3_bucket", bucket="my-app-production-assets")
+    bucket = assert_resource(out, "aws_s3_bucket", bucket="my-app-production-assets-us-east-1")
     assert bucket["lifecycle"] == {"prevent_destroy": True}
     assert bucket["force_destroy"] is False
     table = assert_resource(out, "aws_dynamodb_table", name="my-app-production")
@@ -38,7 +38,7 @@ def test_production_keeps_data_and_recovers_points_in_time(custom_stack: MakeSta
 @pytest.mark.parametrize("environment", ["development", "staging", "prod"])
 def test_other_environments_can_be_destroyed(custom_stack: MakeStack, environment: str) -> None:
     out = custom_stack(environment)
-    bucket = assert_resource(out, "aws_s3_bucket", bucket=f"my-app-{environment}-assets")
+    bucket = assert_resource(out, "aws_s3_bucket", bucket=f"my-app-{environment}-assets-us-east-1")
     assert bucket["force_destroy"] is True
     assert "lifecycle" not in bucket
     table = assert_resource(out, "aws_dynamodb_table", name=f"my-app-{environment}")
@@ -88,14 +88,19 @@ def test_scheduled_functions_from_config(custom_stack: MakeStack) -> None:
 def test_app_writes_one_stack_per_region_with_its_own_local_state(tmp_path: Path) -> None:
     config = load_config(
         overrides={
-            "multiRegion": {"enabled": True, "primaryRegion": "us-east-1", "replicaRegions": ["eu-west-1"]},
+            "multiRegion": {
+                "enabled": True,
+                "primaryRegion": "us-east-1",
+                "replicaRegions": ["eu-west-1"],
+                "domainName": "api.myapp.com",
+            },
             "state": {"localDir": str(tmp_path / ".state")},
         }
     )
     app = build_app(config, app=cdk.App(outdir=str(tmp_path / "out")))
     app.synth()
     names = sorted(p.name for p in (tmp_path / "out" / "stacks").iterdir())
-    assert names == ["my-app-development-eu-west-1", "my-app-development-us-east-1"]
+    assert names == ["my-app-development-eu-west-1", "my-app-development-global", "my-app-development-us-east-1"]
     for name in names:
         backend = synth_file(tmp_path / "out", name)["terraform"]["backend"]["local"]["path"]
         assert backend == f"../../../.state/{name}.tfstate"  # outside cdktf.out, one file per stack

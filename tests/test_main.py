@@ -32,6 +32,10 @@ def copy_project(tmp_path: Path) -> Path:
     return target
 
 
+REFERENCE_STACK_SUFFIXES = ["ap-southeast-1", "eu-west-1", "global", "us-east-1"]
+"""The reference app: three regions (primary us-east-1) and the global routing stack."""
+
+
 def test_context_environment_wins_over_app_env(tmp_path: Path) -> None:
     project = copy_project(tmp_path)
     cdktf_json = json.loads((project / "cdktf.json").read_text())
@@ -39,7 +43,8 @@ def test_context_environment_wins_over_app_env(tmp_path: Path) -> None:
     (project / "cdktf.json").write_text(json.dumps(cdktf_json))
     env = {**os.environ, "APP_ENV": "production", "CDKTF_CONTEXT_JSON": json.dumps(cdktf_json["context"])}
     subprocess.run([sys.executable, "main.py"], cwd=project, env=env, check=True, timeout=300)
-    assert [p.name for p in (project / "cdktf.out" / "stacks").iterdir()] == ["my-app-staging-us-east-1"]
+    stacks = sorted(p.name for p in (project / "cdktf.out" / "stacks").iterdir())
+    assert stacks == [f"my-app-staging-{suffix}" for suffix in REFERENCE_STACK_SUFFIXES]
 
 
 def test_main_uses_app_env_and_defaults_to_development(tmp_path: Path) -> None:
@@ -50,7 +55,11 @@ def test_main_uses_app_env_and_defaults_to_development(tmp_path: Path) -> None:
         [sys.executable, "main.py"], cwd=project, env={**env, "APP_ENV": "production"}, check=True, timeout=300
     )
     stacks = sorted(p.name for p in (project / "cdktf.out" / "stacks").iterdir())
-    assert stacks == ["my-app-development-us-east-1", "my-app-production-us-east-1"]
+    assert stacks == sorted(
+        f"my-app-{environment}-{suffix}"
+        for environment in ("development", "production")
+        for suffix in REFERENCE_STACK_SUFFIXES
+    )
 
 
 def test_main_reports_config_errors_without_a_traceback(tmp_path: Path) -> None:
@@ -91,3 +100,9 @@ def test_cdktf_synth_of_production(tmp_path: Path) -> None:
     )
     assert synthesized["resource"]["aws_s3_bucket"]["AssetsBucket_0DA5AAB6"]["lifecycle"] == {"prevent_destroy": True}
     assert "ERROR" not in result.stdout + result.stderr
+    # cdktf knows the global stack depends on every region (it reads their outputs).
+    manifest = json.loads((project / "cdktf.out" / "manifest.json").read_text())
+    dependencies = manifest["stacks"]["my-app-production-global"]["dependencies"]
+    assert sorted(dependencies) == [
+        f"my-app-production-{region}" for region in ("ap-southeast-1", "eu-west-1", "us-east-1")
+    ]

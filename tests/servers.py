@@ -1,0 +1,121 @@
+"""Real counterparts for integration tests, started on 127.0.0.1 and always stopped.
+
+`moto_server()` runs the moto AWS emulator in server mode on a free port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+MOTO_ACCESS_KEY = "test"
+"""moto accepts any credentials; these fake ones keep real ones out of the tests."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering at {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    raise RuntimeError(f"server did not answer at {url} within {timeout:.0f} s")
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    """Terminate, then kill if it does not exit within 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass(frozen=True)
+class Moto:
+    """A running moto server: `url`, and `client(service, region)` for boto3 clients pointed at it."""
+
+    url: str
+
+    def client(self, service: str, region: str = "us-east-1") -> Any:
+        import boto3
+
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=self.url,
+            aws_access_key_id=MOTO_ACCESS_KEY,
+            aws_secret_access_key=MOTO_ACCESS_KEY,
+        )
+
+    def client_factory(self, service: str, region_name: str | None = None, endpoint_url: str | None = None) -> Any:
+        """A `boto3.client`-compatible factory with moto's fake credentials (for code under test)."""
+        import boto3
+
+        return boto3.client(
+            service,
+            region_name=region_name,
+            endpoint_url=endpoint_url or self.url,
+            aws_access_key_id=MOTO_ACCESS_KEY,
+            aws_secret_access_key=MOTO_ACCESS_KEY,
+        )
+
+    def aws_env(self, base: dict[str, str]) -> dict[str, str]:
+        """`base` plus fake credentials, for terraform's AWS provider and S3 backend."""
+        return {
+            **base,
+            "AWS_ACCESS_KEY_ID": MOTO_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": MOTO_ACCESS_KEY,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+
+@contextlib.contextmanager
+def moto_server(log_dir: Path) -> Iterator[Moto]:
+    """Start `moto_server -H 127.0.0.1 -p <free port>`; stop it on exit whatever happens."""
+    executable = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
+    if not Path(executable).exists():
+        pytest.skip("moto_server is not installed: run ./scripts/setup (moto[server] is a dev dependency)")
+    port = free_port()
+    env = {
+        **os.environ,
+        "MOTO_ACM_VALIDATION_WAIT": "0",  # certificates are issued at once
+        "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",  # AWS-managed policies exist, as in a real account
+    }
+    log = (log_dir / f"moto-{port}.log").open("wb")
+    process = subprocess.Popen(
+        [executable, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(f"{url}/moto-api/", process, timeout=60)
+        yield Moto(url)
+    finally:
+        stop(process)
+        log.close()
