@@ -102,24 +102,39 @@ PRODUCTION = "production"
 def _prune(data: Any, locations: list[tuple[int | str, ...]]) -> tuple[dict[str, Any], list[str]] | None:
     """A copy of `data` without the entries at `locations` (pydantic error locations), and their paths.
 
-    None when a location cannot be followed through plain dicts (then nothing partial is checked).
+    A bad list item is removed from its list, and the list's path is reported as pruned (the
+    positions of the items after it have moved). None when a location cannot be followed through
+    plain dicts and lists (then nothing partial is checked).
     """
     if not isinstance(data, dict):
         return None
     root: dict[str, Any] = dict(data)
     paths = []
+    doomed: dict[int, tuple[list[Any], set[int]]] = {}  # id(list) -> (list, indexes to remove)
+    copied: set[int] = {id(root)}  # containers that are ours to change
     for location in locations:
-        node = root
+        node: Any = root
         for depth, part in enumerate(location):
+            done = depth == len(location) - 1
+            if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                doomed.setdefault(id(node), (node, set()))[1].add(part)
+                paths.append(".".join(str(p) for p in location[:depth]))
+                break
+            if not isinstance(node, dict):
+                return None
             key = next((k for k in (str(part), to_camel(str(part))) if k in node), None)
             if key is None:
                 return None
-            if depth == len(location) - 1 or not isinstance(node[key], dict):
+            if done or not isinstance(node[key], dict | list):
                 del node[key]
                 paths.append(".".join(str(p) for p in location[: depth + 1]))
                 break
-            node[key] = dict(node[key])
+            if id(node[key]) not in copied:
+                node[key] = dict(node[key]) if isinstance(node[key], dict) else list(node[key])
+                copied.add(id(node[key]))
             node = node[key]
+    for items, indexes in doomed.values():
+        items[:] = [item for index, item in enumerate(items) if index not in indexes]
     return root, paths
 
 
@@ -323,17 +338,14 @@ class GeoLocation(Model):
             return {kind or "country": code}
         return data
 
-    def semantic_problems(self) -> list[Problem]:
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
         if (self.continent is None) == (self.country is None):
-            return [
-                Problem(
-                    "continent",
-                    {"continent": self.continent, "country": self.country},
-                    "needs exactly one of continent and country.",
-                    "write {'continent': 'EU'} or {'country': 'DE'}.",
-                )
-            ]
-        return []
+            raise ValueError(
+                "needs exactly one of continent and country."
+                " Fix: write {'continent': 'EU'} or {'country': 'DE'}, one location per entry."
+            )
+        return self
 
     @property
     def label(self) -> str:
@@ -534,10 +546,6 @@ class MultiRegionConfig(Model):
         owners: dict[str, str] = {}
         for region, locations in self.geolocation.items():
             for index, location in enumerate(locations):
-                problems += [
-                    Problem(f"multi_region.geolocation.{region}.{index}.{p.path}", p.value, p.message, p.fix)
-                    for p in location.semantic_problems()
-                ]
                 if location.label in owners and owners[location.label] != region:
                     problems.append(
                         Problem(

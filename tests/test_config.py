@@ -208,3 +208,170 @@ def test_config_is_immutable() -> None:
     config = validate()
     with pytest.raises(ValueError, match="frozen"):
         config.app_name = "other"  # type: ignore[misc]
+
+
+# --- multi-region routing and DNS --------------------------------------------------------------------------
+
+ENABLED = {"enabled": True, "primaryRegion": "us-east-1", "domainName": "api.myapp.com"}
+
+
+def test_one_error_lists_field_and_cross_field_problems_together() -> None:
+    with pytest.raises(ConfigError) as error:
+        validate(
+            multiRegion={
+                **ENABLED,
+                "replicaRegions": ["eu-west-1", "eu-west-1", "eu-wst-2"],
+                "routing": "weighted",
+                "weights": {"us-east-1": -5, "eu-west-1": 10, "sa-east-1": 3},
+            }
+        )
+    assert error.value.paths == [
+        "multi_region.replica_regions.2",  # not a region (botocore's list)
+        "multi_region.weights.us-east-1",  # negative
+        "multi_region.weights.sa-east-1",  # a region the app does not run in
+    ]
+    message = str(error.value)
+    assert "'eu-wst-2': is not an AWS region" in message
+    assert "did you mean 'eu-west-2'" in message
+
+
+def test_weighted_routing_needs_a_weight_for_every_region() -> None:
+    with pytest.raises(ConfigError) as error:
+        validate(
+            multiRegion={**ENABLED, "replicaRegions": ["eu-west-1", "ap-southeast-1"], "routing": "weighted"},
+        )
+    assert error.value.paths == ["multi_region.weights"]
+    assert "has no weight for us-east-1, eu-west-1, ap-southeast-1" in str(error.value)
+    with pytest.raises(ConfigError) as error:
+        validate(multiRegion={**ENABLED, "routing": "weighted", "weights": {"us-east-1": 256}})
+    assert error.value.paths == ["multi_region.weights.us-east-1"]
+
+
+def test_weights_and_locations_only_with_their_routing() -> None:
+    with pytest.raises(ConfigError) as error:
+        validate(multiRegion={**ENABLED, "weights": {"us-east-1": 1}, "geolocation": {"us-east-1": "US"}})
+    assert error.value.paths == ["multi_region.weights", "multi_region.geolocation"]
+
+
+def test_geolocation_codes_are_checked() -> None:
+    with pytest.raises(ConfigError) as error:
+        validate(
+            multiRegion={
+                **ENABLED,
+                "replicaRegions": ["eu-west-1", "ap-southeast-1"],
+                "routing": "geolocation",
+                "geolocation": {
+                    "eu-west-1": ["UK", "continent:EU"],
+                    "ap-southeast-1": [{"continent": "XX"}, {"continent": "AS", "country": "JP"}],
+                },
+            }
+        )
+    assert error.value.paths == [
+        "multi_region.geolocation.eu-west-1.0.country",
+        "multi_region.geolocation.ap-southeast-1.0.continent",
+        "multi_region.geolocation.ap-southeast-1.1",
+    ]
+    message = str(error.value)
+    assert "the United Kingdom is 'GB'" in message
+    assert "needs exactly one of continent and country" in message
+
+
+def test_geolocation_every_region_reachable_and_locations_unique() -> None:
+    with pytest.raises(ConfigError) as error:
+        validate(
+            multiRegion={
+                **ENABLED,
+                "replicaRegions": ["eu-west-1", "ap-southeast-1"],
+                "routing": "geolocation",
+                "geolocation": {"eu-west-1": {"continent": "EU"}, "us-east-1": "continent:EU"},
+                "defaultRegion": "sa-east-1",
+            }
+        )
+    assert error.value.paths == [
+        "multi_region.geolocation",  # ap-southeast-1 would get no users
+        "multi_region.default_region",  # not one of the app's regions
+        "multi_region.geolocation.us-east-1.0",  # EU is routed twice
+    ]
+    config = validate(
+        multiRegion={
+            **ENABLED,
+            "replicaRegions": ["eu-west-1"],
+            "routing": "geolocation",
+            "geolocation": {"eu-west-1": ["continent:eu", "gb"]},
+        }
+    )
+    assert [loc.label for loc in config.multi_region.geolocation["eu-west-1"]] == ["continent-EU", "country-GB"]
+    assert config.multi_region.fallback_region == "us-east-1"  # the primary takes everyone else
+
+
+def test_domain_must_be_inside_the_hosted_zone() -> None:
+    with pytest.raises(ConfigError) as error:
+        validate(multiRegion={**ENABLED, "hostedZone": "other.com"})
+    assert error.value.paths == ["multi_region.hosted_zone"]
+    with pytest.raises(ConfigError) as error:
+        validate(multiRegion={**ENABLED, "domainName": "API_.myapp.com"})
+    assert error.value.paths == ["multi_region.domain_name"]
+    assert validate(multiRegion=ENABLED).multi_region.zone_name == "myapp.com"
+
+
+# --- state backends ----------------------------------------------------------------------------------------
+
+
+def test_state_backend_settings_are_required_and_checked() -> None:
+    with pytest.raises(ConfigError) as error:
+        validate(state={"backend": "s3"})
+    assert error.value.paths == ["state.s3"]
+    with pytest.raises(ConfigError) as error:
+        validate(state={"backend": "cloud"})
+    assert error.value.paths == ["state.cloud"]
+    with pytest.raises(ConfigError) as error:
+        validate(
+            state={"backend": "s3", "s3": {"bucket": "acme-tfstate", "region": "us-east-1", "locking": "dynamodb"}}
+        )
+    assert error.value.paths == ["state.s3.dynamodb_table"]
+    with pytest.raises(ConfigError) as error:
+        validate(state={"backend": "s3", "s3": {"bucket": "Acme_State", "region": "us-east-1"}})
+    assert error.value.paths == ["state.s3.bucket"]
+    with pytest.raises(ConfigError) as error:
+        validate(state={"localDir": "cdktf.out/state"})
+    assert error.value.paths == ["state.local_dir"]
+    with pytest.raises(ConfigError) as error:
+        validate(state={"backend": "etcd"})
+    assert error.value.paths == ["state.backend"]
+
+
+def test_aws_section_is_typed() -> None:
+    config = validate(aws={"endpoint": "http://127.0.0.1:5000", "skipAwsChecks": True})
+    assert config.aws.endpoint == "http://127.0.0.1:5000"
+    with pytest.raises(ConfigError) as error:
+        validate(aws={"endpoint": "127.0.0.1:5000", "edpoint": "x"})
+    assert sorted(error.value.paths) == ["aws.edpoint", "aws.endpoint"]
+
+
+def test_names_carry_the_region_and_are_checked_per_region() -> None:
+    with pytest.raises(ConfigError) as error:
+        validate(
+            appName="a-rather-long-application-name",
+            environment="integration",
+            multiRegion={**ENABLED, "replicaRegions": ["ap-southeast-1"]},
+        )
+    assert "my-app" not in str(error.value)
+    assert "a-rather-long-application-name-integration-assets-ap-southeast-1" in str(error.value)
+
+
+def test_partial_check_does_not_touch_the_callers_data() -> None:
+    data = {
+        "appName": "my-app",
+        "multiRegion": {**ENABLED, "replicaRegions": ["mars-1", "eu-west-1", "venus-2"], "routing": "weighted"},
+    }
+    original = repr(data)
+    with pytest.raises(ConfigError) as error:
+        CloudConfig.model_validate(data)
+    assert repr(data) == original
+    # Both bad items reported; the weights rule still ran on what is valid.
+    assert error.value.paths == [
+        "multi_region.replica_regions.0",
+        "multi_region.replica_regions.2",
+        "multi_region.weights",
+    ]
+    assert "has no weight for us-east-1, eu-west-1:" in str(error.value)
