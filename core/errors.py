@@ -103,9 +103,12 @@ class CloudProviderError(CloudError):
 class InfrastructureError(CloudError):
     """The infrastructure itself is in the way: a stack failed to apply, a state lock is held, drift."""
 
-    def __init__(self, message: str, *, stack: str | None = None) -> None:
+    def __init__(self, message: str, *, stack: str | None = None, details: str = "") -> None:
         self.stack = stack
-        super().__init__(f"{stack}: {message}" if stack else message)
+        self.details = details
+        """The tail of the tool's output that shows the cause (already free of secrets)."""
+        text = f"{stack}: {message}" if stack else message
+        super().__init__(f"{text}\n{details}" if details else text)
 
 
 class HookError(CloudError):

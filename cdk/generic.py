@@ -1,0 +1,70 @@
+"""Any Terraform provider without generated bindings: cdktf's generic `TerraformProvider` / `TerraformResource`.
+
+    provider = GenericProvider(stack, "cloudflare", source="cloudflare/cloudflare", version="~> 4.0",
+                               config={"api_token": "${var.cloudflare_token}"})
+    record = generic_resource(stack, "Record", "cloudflare_record", provider,
+                              zone_id="...", name="api", type="CNAME", content="api.myapp.com")
+    record.get_string_attribute("hostname")  # any attribute, as a token
+
+`builtin_terraform_provider` is Terraform's own provider (`terraform_data`), which needs no download.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cdktf import TerraformProvider, TerraformProviderGeneratorMetadata, TerraformResource
+from constructs import Construct
+
+import cdk  # noqa: F401  (the lazy loader and environment set-up come first)
+
+
+class GenericProvider(TerraformProvider):
+    """A `provider "<name>" {...}` block for `source` (e.g. "cloudflare/cloudflare") with `config` as is."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        name: str,
+        *,
+        source: str,
+        version: str | None = None,
+        config: dict[str, Any] | None = None,
+        alias: str | None = None,
+    ) -> None:
+        super().__init__(
+            scope,
+            name if alias is None else f"{name}-{alias}",
+            terraform_resource_type=name,
+            terraform_generator_metadata=TerraformProviderGeneratorMetadata(
+                provider_name=name, provider_version_constraint=version
+            ),
+            terraform_provider_source=source,
+        )
+        self._config = dict(config or {})
+        if alias is not None:
+            self.alias = alias
+
+    def _synthesize_attributes(self) -> dict[str, Any]:
+        return self._config
+
+
+def builtin_terraform_provider(scope: Construct) -> GenericProvider:
+    """Terraform's built-in `terraform` provider (`terraform_data`, `terraform_remote_state`)."""
+    return GenericProvider(scope, "terraform", source="terraform.io/builtin/terraform")
+
+
+def generic_resource(
+    scope: Construct, construct_id: str, resource_type: str, provider: GenericProvider, **arguments: Any
+) -> TerraformResource:
+    """A `resource "<resource_type>"` with `arguments` written as given (snake_case Terraform names)."""
+    resource = TerraformResource(
+        scope,
+        construct_id,
+        terraform_resource_type=resource_type,
+        terraform_generator_metadata=TerraformProviderGeneratorMetadata(provider_name=provider.terraform_resource_type),
+        provider=provider,
+    )
+    for key, value in arguments.items():
+        resource.add_override(key, value)
+    return resource
