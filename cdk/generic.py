@@ -6,7 +6,8 @@
                               zone_id="...", name="api", type="CNAME", content="api.myapp.com")
     record.get_string_attribute("hostname")  # any attribute, as a token
 
-`builtin_terraform_provider` is Terraform's own provider (`terraform_data`), which needs no download.
+Terraform's built-in provider (`terraform_data`) needs no provider block and accepts no version
+constraint: create its resources with `provider=None`.
 """
 
 from __future__ import annotations
@@ -49,20 +50,24 @@ class GenericProvider(TerraformProvider):
         return self._config
 
 
-def builtin_terraform_provider(scope: Construct) -> GenericProvider:
-    """Terraform's built-in `terraform` provider (`terraform_data`, `terraform_remote_state`)."""
-    return GenericProvider(scope, "terraform", source="terraform.io/builtin/terraform")
+BUILTIN = "terraform"
+"""Provider name of Terraform's built-in provider."""
 
 
 def generic_resource(
-    scope: Construct, construct_id: str, resource_type: str, provider: GenericProvider, **arguments: Any
+    scope: Construct, construct_id: str, resource_type: str, provider: GenericProvider | None, **arguments: Any
 ) -> TerraformResource:
-    """A `resource "<resource_type>"` with `arguments` written as given (snake_case Terraform names)."""
+    """A `resource "<resource_type>"` with `arguments` written as given (snake_case Terraform names).
+
+    `provider=None` for Terraform's built-in provider (or to use a provider's default configuration).
+    """
     resource = TerraformResource(
         scope,
         construct_id,
         terraform_resource_type=resource_type,
-        terraform_generator_metadata=TerraformProviderGeneratorMetadata(provider_name=provider.terraform_resource_type),
+        terraform_generator_metadata=TerraformProviderGeneratorMetadata(
+            provider_name=provider.terraform_resource_type if provider is not None else BUILTIN
+        ),
         provider=provider,
     )
     for key, value in arguments.items():

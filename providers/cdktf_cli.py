@@ -184,6 +184,7 @@ class CdktfCliProvider(CloudProvider):
                     str(outputs_file),
                     "--ignore-missing-stack-dependencies",
                     "--disable-plugin-cache-env",
+                    "--skip-provider-lock",  # it would ask the registry for other platforms' checksums
                     "--no-color",
                 ]
                 result = await run_streaming(
@@ -242,6 +243,7 @@ class CdktfCliProvider(CloudProvider):
                 "--auto-approve",
                 "--ignore-missing-stack-dependencies",
                 "--disable-plugin-cache-env",
+                "--skip-provider-lock",  # it would ask the registry for other platforms' checksums
                 "--no-color",
             ]
             result = await run_streaming(command, cwd=self._project_dir(), env=env, timeout=3600, on_line=sink(stack))

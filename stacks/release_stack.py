@@ -1,8 +1,9 @@
 """`ReleaseStack`: a stack on a non-AWS Terraform provider, written with cdktf's generic constructs.
 
 It records a release per region as `terraform_data` resources of Terraform's built-in provider: the
-deployable example of the plug-in path (see `providers/terraform_data.py`). Swap the provider and
-resource types for e.g. `cloudflare/cloudflare` records and the rest stays the same.
+deployable example of the plug-in path (see `providers/terraform_data.py`). For another provider,
+add a `cdk.generic.GenericProvider(self, "cloudflare", source="cloudflare/cloudflare", ...)` and
+pass it to `generic_resource`; the rest stays the same.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cdk import Construct, TerraformOutput, TerraformStack
-from cdk.generic import builtin_terraform_provider, generic_resource
+from cdk.generic import generic_resource
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,11 @@ class ReleaseStack(TerraformStack):
 
     def __init__(self, scope: Construct, stack_id: str, props: ReleaseStackProps) -> None:
         super().__init__(scope, stack_id)
-        provider = builtin_terraform_provider(self)
         release = generic_resource(
             self,
             "Release",
             "terraform_data",
-            provider,
+            None,  # Terraform's built-in provider: no provider block, nothing to download
             input={
                 "app": props.app_name,
                 "environment": props.environment,
