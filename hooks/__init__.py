@@ -1,5 +1,34 @@
-"""Deployment hooks: the hook model (`Hook`, `hook`, `Phase`, `run_phase`) and ready-made hooks."""
+"""Deployment hooks: the hook model and ready-made hooks for the guide's pre-deploy, post-deploy and on-error tasks.
 
+from hooks import validate_env, run_migrations, create_backup, invalidate_cloudfront, flush_redis
+from hooks import warm_up, notify_slack, rollback_and_notify, hook
+"""
+
+from hooks.backup import create_backup
 from hooks.base import Hook, HookOutcome, Phase, as_hook, hook, run_phase
+from hooks.cache import flush_redis
+from hooks.cdn import invalidate_cloudfront
+from hooks.checks import validate_env
+from hooks.http import EndpointResult, notify_slack, warm_up
+from hooks.migrations import Migration, MigrationError, run_migrations
+from hooks.recovery import rollback_and_notify
 
-__all__ = ["Hook", "HookOutcome", "Phase", "as_hook", "hook", "run_phase"]
+__all__ = [
+    "EndpointResult",
+    "Hook",
+    "HookOutcome",
+    "Migration",
+    "MigrationError",
+    "Phase",
+    "as_hook",
+    "create_backup",
+    "flush_redis",
+    "hook",
+    "invalidate_cloudfront",
+    "notify_slack",
+    "rollback_and_notify",
+    "run_migrations",
+    "run_phase",
+    "validate_env",
+    "warm_up",
+]

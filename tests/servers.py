@@ -119,3 +119,109 @@ def moto_server(log_dir: Path) -> Iterator[Moto]:
     finally:
         stop(process)
         log.close()
+
+
+@dataclass(frozen=True)
+class Redis:
+    port: int
+    password: str | None
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def client(self) -> Any:
+        import redis
+
+        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password)
+
+
+@contextlib.contextmanager
+def redis_server(log_dir: Path, password: str | None = None) -> Iterator[Redis]:
+    """A real `redis-server` on 127.0.0.1 (no persistence), optionally with `requirepass`."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        pytest.skip("redis-server is not installed and ./scripts/setup could not install it (needs root + apt-get)")
+    port = free_port()
+    command = [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    if password:
+        command += ["--requirepass", password]
+    log = (log_dir / f"redis-{port}.log").open("wb")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    server = Redis(port, password)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if server.client().ping():
+                    break
+            except Exception:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield server
+    finally:
+        stop(process)
+        log.close()
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    body: bytes
+
+
+class RecordingServer:
+    """A local HTTP server that records requests and answers from a script of responses per path.
+
+    `responses[path]` is a list of (status, delay seconds) used in turn (the last one repeats);
+    unknown paths answer 404.
+    """
+
+    def __init__(self, responses: dict[str, list[tuple[int, float]]]) -> None:
+        import http.server
+        import threading
+
+        self.responses = {path: list(script) for path, script in responses.items()}
+        self.requests: list[Recorded] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                outer.requests.append(Recorded(self.command, self.path, body))
+                script = outer.responses.get(self.path)
+                status, delay = (404, 0.0) if not script else (script.pop(0) if len(script) > 1 else script[0])
+                time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            do_GET = _answer  # noqa: N815
+            do_POST = _answer  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> RecordingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def paths(self) -> list[str]:
+        return [request.path for request in self.requests]

@@ -1,0 +1,76 @@
+"""Deploy 1 region and 3 regions (each with the global routing stack) against moto; print wall times.
+
+    .venv/bin/python bench/deploy.py [--concurrency 4]
+
+Each run gets a fresh `moto_server` on 127.0.0.1 and fresh state. Regional stacks deploy in
+parallel, so 3 regions should take well under 1.5x the time of 1 (target). Figures are printed,
+not asserted: this is a benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+from cloud import Cloud  # noqa: E402
+from config.schema import CloudConfig  # noqa: E402
+from tests.servers import moto_server  # noqa: E402
+
+REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-1"]
+
+
+def config_for(regions: list[str], moto_url: str, state_dir: Path) -> CloudConfig:
+    return CloudConfig.model_validate(
+        {
+            "appName": "bench",
+            "multiRegion": {
+                "enabled": True,
+                "primaryRegion": regions[0],
+                "replicaRegions": regions[1:],
+                "routing": "latency",
+                "domainName": "api.bench.test",
+            },
+            "state": {"localDir": str(state_dir)},
+            "aws": {"endpoint": moto_url, "s3UsePathStyle": True, "skipAwsChecks": True},
+        }
+    )
+
+
+def deploy(count: int, concurrency: int) -> float:
+    with tempfile.TemporaryDirectory(prefix=f"bench-deploy-{count}-") as work, moto_server(Path(work)) as moto:
+        moto.client("route53").create_hosted_zone(Name="bench.test", CallerReference="bench")
+        os.environ.update(moto.aws_env({}))
+        config = config_for(REGIONS[:count], moto.url, Path(work) / ".state")
+        started = time.monotonic()
+        result = asyncio.run(Cloud.deploy(config, version="bench", concurrency=concurrency, project_dir=PROJECT_DIR))
+        elapsed = time.monotonic() - started
+        stacks = ", ".join(
+            f"{stack.rsplit('-', 3)[-1] if 'global' in stack else stack.split('bench-development-')[-1]}"
+            f" {seconds:.0f} s"
+            for stack, seconds in result.timings.items()
+            if stack != "total"
+        )
+        print(f"{count} region(s): {elapsed:.1f} s wall ({stacks})", flush=True)
+        return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+    one = deploy(1, args.concurrency)
+    three = deploy(3, args.concurrency)
+    ratio = three / one
+    print(f"ratio 3 regions / 1 region: {ratio:.2f}x (target < 1.5x: {'met' if ratio < 1.5 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
