@@ -52,13 +52,12 @@ def deploy(count: int, concurrency: int) -> float:
         started = time.monotonic()
         result = asyncio.run(Cloud.deploy(config, version="bench", concurrency=concurrency, project_dir=PROJECT_DIR))
         elapsed = time.monotonic() - started
-        stacks = ", ".join(
-            f"{stack.rsplit('-', 3)[-1] if 'global' in stack else stack.split('bench-development-')[-1]}"
-            f" {seconds:.0f} s"
+        per_stack = ", ".join(
+            f"{stack.removeprefix('bench-development-')} {seconds:.0f} s"
             for stack, seconds in result.timings.items()
             if stack != "total"
         )
-        print(f"{count} region(s): {elapsed:.1f} s wall ({stacks})", flush=True)
+        print(f"{count} region(s): {elapsed:.1f} s wall ({per_stack})", flush=True)
         return elapsed
 
 

@@ -10,6 +10,50 @@ from __future__ import annotations
 from typing import Any
 
 from config.schema import CloudConfig, from_env
+from hooks import (
+    Migration,
+    create_backup,
+    flush_redis,
+    invalidate_cloudfront,
+    notify_slack,
+    rollback_and_notify,
+    run_migrations,
+    validate_env,
+    warm_up,
+)
+
+# The guide's "Custom Deployment Hooks", ready-made. Endpoints, URLs and secrets come from the
+# environment of the deploying machine, read when the hook runs (never stored in the config).
+
+
+def get_pending_migrations() -> list[Migration]:
+    """The guide's `getPendingMigrations()`: the reference app has no database schema yet.
+
+    Return your migrations here (`Migration(name, up)`), or use `run_migrations(command=[...])`
+    with your framework's migrate command.
+    """
+    return []
+
+
+slack = notify_slack(from_env("SLACK_WEBHOOK_URL"), channel="#deployments")
+
+HOOKS: dict[str, Any] = {
+    # Pre-deployment: validate configuration, run migrations, back up the current data.
+    "preDeploy": [
+        validate_env(["DATABASE_URL", "REDIS_URL", "AWS_ACCESS_KEY_ID"]),
+        run_migrations(migrations=get_pending_migrations),
+        create_backup(),  # the app's DynamoDB table in every region, named after the deployment
+    ],
+    # Post-deployment: clear the CDN and Redis caches, warm up endpoints, notify the team.
+    "postDeploy": [
+        invalidate_cloudfront(from_env("CLOUDFRONT_DISTRIBUTION_ID"), paths=["/*"]),
+        flush_redis(from_env("REDIS_URL")),
+        warm_up(["/api/health", "/api/products", "/api/categories"], base_url=from_env("APP_URL")),
+        slack,  # "Deployed 1.4.0 to production"
+    ],
+    # On error: roll back to the last good deployment, then notify.
+    "onError": rollback_and_notify(slack),
+}
 
 CLOUD: dict[str, Any] = {
     "appName": "my-app",
@@ -37,13 +81,14 @@ CLOUD: dict[str, Any] = {
         "timeout": 30,
         "codePath": "app/dist",
     },
+    "hooks": HOOKS,
     # The guide's "Usage" of addScheduledFunction.
     "scheduledFunctions": [
         {"name": "DailyCleanup", "schedule": "cron(0 0 * * ? *)", "handler": "cleanup.handler"},
     ],
 }
 
-__all__ = ["CLOUD", "CloudConfig", "from_env", "load_config"]
+__all__ = ["CLOUD", "HOOKS", "CloudConfig", "from_env", "load_config"]
 
 
 def load_config(environment: str | None = None, overrides: dict[str, Any] | None = None) -> CloudConfig:

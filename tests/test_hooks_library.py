@@ -160,22 +160,16 @@ def test_create_backup_skips_what_does_not_exist_yet(moto: Moto, logs: pytest.Lo
     assert "snapshot of first-deploy-db in eu-west-1 skipped: the instance does not exist yet" in messages
 
 
-def test_invalidate_cloudfront(moto: Moto, monkeypatch: pytest.MonkeyPatch) -> None:
-    cloudfront = moto.client("cloudfront")
-    distribution = cloudfront.create_distribution(
+def create_distribution(moto: Moto, reference: str) -> str:
+    origin = {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "https-only"}
+    created = moto.client("cloudfront").create_distribution(
         DistributionConfig={
-            "CallerReference": "hooks-test",
+            "CallerReference": reference,
             "Comment": "",
             "Enabled": True,
             "Origins": {
                 "Quantity": 1,
-                "Items": [
-                    {
-                        "Id": "app",
-                        "DomainName": "app.example.com",
-                        "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "https-only"},
-                    }
-                ],
+                "Items": [{"Id": "app", "DomainName": "app.example.com", "CustomOriginConfig": origin}],
             },
             "DefaultCacheBehavior": {
                 "TargetOriginId": "app",
@@ -184,7 +178,14 @@ def test_invalidate_cloudfront(moto: Moto, monkeypatch: pytest.MonkeyPatch) -> N
                 "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
             },
         }
-    )["Distribution"]["Id"]
+    )
+    distribution_id: str = created["Distribution"]["Id"]
+    return distribution_id
+
+
+def test_invalidate_cloudfront(moto: Moto, monkeypatch: pytest.MonkeyPatch) -> None:
+    cloudfront = moto.client("cloudfront")
+    distribution = create_distribution(moto, "hooks-test")
     monkeypatch.setenv("CLOUDFRONT_DISTRIBUTION_ID", distribution)
     hook = invalidate_cloudfront(from_env("CLOUDFRONT_DISTRIBUTION_ID"), client_factory=moto.client_factory)
     run(Phase.POST_DEPLOY, hook, context())
@@ -309,3 +310,56 @@ def test_rollback_then_notify_on_error() -> None:
     assert rolled == ["rollback"]
     (request,) = server.requests
     assert json.loads(request.body)["text"] == "Failed to deploy 1.4.0 to production: post_deploy hook 'smoke' failed"
+
+
+# --- the reference config's hooks (config/cloud.py) run as registered ---------------------------------------------
+
+
+def test_reference_config_hooks_run_against_real_counterparts(
+    moto: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logs: pytest.LogCaptureFixture
+) -> None:
+    from config.cloud import load_config
+
+    config = load_config("production")
+    moto.client("dynamodb", "eu-west-1").create_table(
+        TableName="my-app-production",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    distribution = create_distribution(moto, "reference-config")
+    endpoints = {path: [(200, 0.0)] for path in ("/api/health", "/api/products", "/api/categories", WEBHOOK_PATH)}
+    with redis_server(tmp_path, "ref-redis-pass") as redis, RecordingServer(endpoints) as web:
+        redis.client().set("stale", "1")
+        for name, value in {
+            "DATABASE_URL": "mysql://app:db-pass@db/app",
+            "REDIS_URL": redis.url,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_ENDPOINT_URL": moto.url,  # boto3 sends every service to moto
+            "CLOUDFRONT_DISTRIBUTION_ID": distribution,
+            "APP_URL": web.url,
+            "SLACK_WEBHOOK_URL": web.url + WEBHOOK_PATH,
+        }.items():
+            monkeypatch.setenv(name, value)
+        ctx = context(app_name="my-app", regions=config.regions)
+        hooks = config.hooks
+        asyncio.run(run_phase(Phase.PRE_DEPLOY, hooks.pre_deploy, ctx, environment="production", logger=LOGGER))
+        asyncio.run(run_phase(Phase.POST_DEPLOY, hooks.post_deploy, ctx, environment="production", logger=LOGGER))
+        failure = RuntimeError("stack my-app-production-eu-west-1 failed")
+        asyncio.run(run_phase(Phase.ON_ERROR, hooks.on_error, failure, ctx, environment="production", logger=LOGGER))
+        assert redis.client().dbsize() == 0
+    backups = moto.client("dynamodb", "eu-west-1").list_backups(TableName="my-app-production")["BackupSummaries"]
+    assert len(backups) == 1  # the table exists in eu-west-1 only: the other regions were skipped
+    invalidations = moto.client("cloudfront").list_invalidations(DistributionId=distribution)["InvalidationList"]
+    assert invalidations["Quantity"] == 1
+    assert sorted(web.paths()) == sorted(
+        ["/api/categories", "/api/health", "/api/products", WEBHOOK_PATH, WEBHOOK_PATH]
+    )
+    texts = [json.loads(r.body)["text"] for r in web.requests if r.path == WEBHOOK_PATH]
+    assert texts == [
+        "Deployed 1.4.0 to production",
+        "Failed to deploy 1.4.0 to production: stack my-app-production-eu-west-1 failed",
+    ]
+    for secret in ("ref-redis-pass", "db-pass", "XXXXSECRETXXXX"):
+        assert secret not in logs.text
