@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +52,3 @@ def boto3_client(service: str, region_name: str | None = None, endpoint_url: str
     import boto3
 
     return boto3.client(service, region_name=region_name, endpoint_url=endpoint_url or None)
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in {"1", "true", "yes"}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import time
 from abc import abstractmethod
@@ -371,8 +372,6 @@ def kept_addresses(synthesized: dict[str, Any]) -> list[str]:
 
 def summarize_plan(stack: str, result: ProcessResult) -> PlanSummary:
     """Read `Plan: 1 to add, 2 to change, 0 to destroy.` (or "No changes.") from terraform plan output."""
-    import re
-
     if result.exit_code not in (0, 2):
         return PlanSummary(stack=stack, error=redact(result.tail))
     match = re.search(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy", result.output)

@@ -15,7 +15,7 @@ from cdk import App
 from providers.base import DeploymentConfig
 from providers.cdktf_cli import CdktfCliProvider
 from stacks.app import regional_stack_name
-from stacks.backend import configure_backend
+from stacks.backend import configure_app_backend
 from stacks.release_stack import ReleaseStack, ReleaseStackProps
 
 
@@ -35,12 +35,6 @@ class TerraformDataProvider(CdktfCliProvider):
                     app_name=cloud.app_name, environment=cloud.environment, region=region, version=config.version
                 ),
             )
-            configure_backend(
-                stack,
-                name,
-                cloud.state,
-                app_name=cloud.app_name,
-                environment=cloud.environment,
-                project_dir=config.project_dir,
-                outdir=config.work_dir / "cdktf.out",
+            configure_app_backend(
+                stack, name, cloud, project_dir=config.project_dir, outdir=config.work_dir / "cdktf.out"
             )

@@ -11,7 +11,7 @@ from pathlib import Path
 from cdk import App
 from config.schema import CloudConfig
 from constructs_lib.dns import AliasTarget
-from stacks.backend import configure_backend
+from stacks.backend import configure_app_backend
 from stacks.custom_stack import CustomStack, CustomStackProps, RegionalDomain
 from stacks.global_stack import GlobalStack, GlobalStackProps, RegionalEndpoint
 
@@ -65,7 +65,7 @@ def build_app(config: CloudConfig, *, app: App | None = None, project_dir: Path 
                 domain=domain,
             ),
         )
-        _backend(stack, name, config, project_dir, outdir)
+        configure_app_backend(stack, name, config, project_dir=project_dir, outdir=outdir)
         regional.append(stack)
     if domain is not None:
         name = global_stack_name(config)
@@ -89,17 +89,5 @@ def build_app(config: CloudConfig, *, app: App | None = None, project_dir: Path 
                 aws=config.aws,
             ),
         )
-        _backend(global_stack, name, config, project_dir, outdir)
+        configure_app_backend(global_stack, name, config, project_dir=project_dir, outdir=outdir)
     return app
-
-
-def _backend(stack: CustomStack | GlobalStack, name: str, config: CloudConfig, project_dir: Path, outdir: Path) -> None:
-    configure_backend(
-        stack,
-        name,
-        config.state,
-        app_name=config.app_name,
-        environment=config.environment,
-        project_dir=project_dir,
-        outdir=outdir,
-    )

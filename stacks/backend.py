@@ -15,7 +15,22 @@ import os
 from pathlib import Path
 
 from cdk import CloudBackend, LocalBackend, NamedCloudWorkspace, S3Backend, S3BackendEndpointConfig, TerraformStack
-from config.schema import CloudStateSettings, S3StateSettings, StateConfig
+from config.schema import CloudConfig, CloudStateSettings, S3StateSettings, StateConfig
+
+
+def configure_app_backend(
+    stack: TerraformStack, name: str, config: CloudConfig, *, project_dir: Path, outdir: Path
+) -> None:
+    """`configure_backend` with the app's state settings, app name and environment."""
+    configure_backend(
+        stack,
+        name,
+        config.state,
+        app_name=config.app_name,
+        environment=config.environment,
+        project_dir=project_dir,
+        outdir=outdir,
+    )
 
 
 def configure_backend(
