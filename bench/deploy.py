@@ -20,15 +20,15 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from cloud import Cloud  # noqa: E402
-from config.schema import CloudConfig  # noqa: E402
+from config.cloud import AppConfig  # noqa: E402
+from stacks_cloud import Cloud  # noqa: E402
 from tests.servers import moto_server  # noqa: E402
 
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-1"]
 
 
-def config_for(regions: list[str], moto_url: str, state_dir: Path) -> CloudConfig:
-    return CloudConfig.model_validate(
+def config_for(regions: list[str], moto_url: str, state_dir: Path) -> AppConfig:
+    return AppConfig.model_validate(
         {
             "appName": "bench",
             "multiRegion": {

@@ -1,1 +1,1 @@
-"""The user's cloud settings (`config/cloud.py`) and the models that validate them (`config/schema.py`)."""
+"""The project's configuration: `cloud.py` (the twin of the guide's `config/cloud.ts`) and its sections."""

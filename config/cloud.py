@@ -1,59 +1,71 @@
-"""The reference app's cloud configuration: the Python twin of the guide's `config/cloud.ts`.
+"""The project's cloud configuration: the Python twin of the guide's `config/cloud.ts`.
 
 Edit `CLOUD` the way you would edit `config/cloud.ts`; camelCase keys from a Stacks config are
-accepted as they are. `load_config()` validates it (one error listing every problem) and applies
-the environment chosen on the command line.
+accepted as they are. `AppConfig` is the SDK's `CloudConfig` plus this app's own sections (its API,
+scheduled functions, database and cache); `load_config()` validates `CLOUD` with it (one error
+listing every problem) for the environment chosen on the command line.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from config.schema import CloudConfig, from_env
-from hooks import (
-    Migration,
-    create_backup,
-    flush_redis,
-    invalidate_cloudfront,
-    notify_slack,
-    rollback_and_notify,
-    run_migrations,
-    validate_env,
-    warm_up,
-)
+from pydantic import Field
 
-# The guide's "Custom Deployment Hooks", ready-made. Endpoints, URLs and secrets come from the
-# environment of the deploying machine, read when the hook runs (never stored in the config).
+from config.sections import ApiSettings, CacheSettings, DatabaseSettings, ScheduledFunctionSettings
+from hooks import on_error, post_deploy_hook, pre_deploy_hook
+from providers import CustomCloudProvider
+from stacks_cloud import CloudConfig, DerivedName, Problem, from_env
+from stacks_cloud.core import naming
+from stacks_cloud.core.names import ResourceNames
 
 
-def get_pending_migrations() -> list[Migration]:
-    """The guide's `getPendingMigrations()`: the reference app has no database schema yet.
+class AppConfig(CloudConfig):
+    """`CloudConfig` with the sections the guide's `CustomStack` reads."""
 
-    Return your migrations here (`Migration(name, up)`), or use `run_migrations(command=[...])`
-    with your framework's migrate command.
-    """
-    return []
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    scheduled_functions: list[ScheduledFunctionSettings] = Field(default_factory=list)
+    database: DatabaseSettings | None = None
+    """Default: no database (and no VPC unless a cache is configured)."""
+    cache: CacheSettings | None = None
+    """Default: no cache."""
+
+    def semantic_problems(self) -> list[Problem]:
+        """The SDK's checks, plus: can every name `CustomStack` derives from this config exist in AWS?"""
+        app = ("app_name", self.app_name)
+        fix = "use a shorter app_name or environment."
+        derived = [
+            DerivedName(*app, "S3 bucket", naming.s3_bucket_name_problems, lambda n: n.bucket("assets"), fix),
+            DerivedName(*app, "DynamoDB table", naming.dynamodb_table_name_problems, lambda n: n.name(), fix),
+            DerivedName(*app, "SQS queue", naming.sqs_queue_name_problems, lambda n: n.name("jobs"), fix),
+            DerivedName(
+                *app, "Lambda function", naming.lambda_function_name_problems, lambda n: n.function("api"), fix
+            ),
+            DerivedName(*app, "IAM role", naming.iam_role_name_problems, lambda n: n.role(n.function("api")), fix),
+        ]
+        for index, function in enumerate(self.scheduled_functions):
+            derived += _scheduled_function_names(f"scheduled_functions.{index}.name", function.name)
+        return super().semantic_problems() + self.derived_name_problems(derived)
 
 
-slack = notify_slack(from_env("SLACK_WEBHOOK_URL"), channel="#deployments")
+def _scheduled_function_names(path: str, name: str) -> list[DerivedName]:
+    """The function, role and rule names `add_scheduled_function` derives from a scheduled function's name."""
 
-HOOKS: dict[str, Any] = {
-    # Pre-deployment: validate configuration, run migrations, back up the current data.
-    "preDeploy": [
-        validate_env(["DATABASE_URL", "REDIS_URL", "AWS_ACCESS_KEY_ID"]),
-        run_migrations(migrations=get_pending_migrations),
-        create_backup(),  # the app's DynamoDB table in every region, named after the deployment
-    ],
-    # Post-deployment: clear the CDN and Redis caches, warm up endpoints, notify the team.
-    "postDeploy": [
-        invalidate_cloudfront(from_env("CLOUDFRONT_DISTRIBUTION_ID"), paths=["/*"]),
-        flush_redis(from_env("REDIS_URL")),
-        warm_up(["/api/health", "/api/products", "/api/categories"], base_url=from_env("APP_URL")),
-        slack,  # "Deployed 1.4.0 to production"
-    ],
-    # On error: roll back to the last good deployment, then notify.
-    "onError": rollback_and_notify(slack),
-}
+    def function_name(names: ResourceNames) -> str:
+        return names.function(name)
+
+    return [
+        DerivedName(path, name, "function", naming.lambda_function_name_problems, function_name),
+        DerivedName(path, name, "IAM role", naming.iam_role_name_problems, lambda n: n.role(function_name(n))),
+        DerivedName(
+            path,
+            name,
+            "EventBridge rule",
+            naming.eventbridge_rule_name_problems,
+            lambda n: f"{function_name(n)}-schedule",
+        ),
+    ]
+
 
 CLOUD: dict[str, Any] = {
     "appName": "my-app",
@@ -71,7 +83,14 @@ CLOUD: dict[str, Any] = {
     },
     # Where each stack keeps its state. The default is local files in .state/; for a team use S3:
     #   "state": {"backend": "s3", "s3": {"bucket": "acme-tfstate", "region": "us-east-1"}},
+    # The guide's "Registering Custom Providers": `driver: "custom"` deploys through it instead.
+    "providers": {"custom": CustomCloudProvider()},
     # Provider-specific configuration, as in the guide's `custom: { apiKey, region }`.
+    "custom": {
+        "apiKey": from_env("CUSTOM_CLOUD_API_KEY"),
+        "region": "us-east-1",
+        "endpoint": "https://api.custom-cloud.com",
+    },
     "aws": {
         "region": "us-east-1",
     },
@@ -79,21 +98,24 @@ CLOUD: dict[str, Any] = {
         "handler": "index.handler",
         "memorySize": 512,
         "timeout": 30,
-        "codePath": "app/dist",
+        "codePath": "dist",
     },
-    "hooks": HOOKS,
+    # The guide's "Registering Hooks" (hooks/ composes them from the SDK's ready-made hooks).
+    "hooks": {
+        "preDeploy": pre_deploy_hook,
+        "postDeploy": post_deploy_hook,
+        "onError": on_error,
+    },
     # The guide's "Usage" of addScheduledFunction.
     "scheduledFunctions": [
         {"name": "DailyCleanup", "schedule": "cron(0 0 * * ? *)", "handler": "cleanup.handler"},
     ],
 }
 
-__all__ = ["CLOUD", "HOOKS", "CloudConfig", "from_env", "load_config"]
 
-
-def load_config(environment: str | None = None, overrides: dict[str, Any] | None = None) -> CloudConfig:
+def load_config(environment: str | None = None, overrides: dict[str, Any] | None = None) -> AppConfig:
     """Validate `CLOUD` (plus `overrides`) for `environment` (default: the config's, else development)."""
     data: dict[str, Any] = {**CLOUD, **(overrides or {})}
     if environment:
         data["environment"] = environment
-    return CloudConfig.model_validate(data)
+    return AppConfig.model_validate(data)

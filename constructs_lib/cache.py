@@ -1,81 +1,9 @@
-"""`add_redis_cluster`: the guide's ElastiCache Redis cluster in the VPC's private subnets."""
+"""The guide's `addRedisCluster` (`cloud/caching/elasticache.ts`)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import AfterValidator, Field
-
-from cdk import Construct
-from cdk.aws import elasticache_cluster, elasticache_subnet_group
-from constructs_lib._options import Options, validate_options
-from constructs_lib.network import Vpc
-from core import naming
-
-REDIS_PORT = 6379
-
-
-def _check_single_node(value: int) -> int:
-    if value != 1:
-        raise ValueError(
-            f"a Redis cache cluster has exactly one node, but {value} were requested."
-            " Fix: use 1, or a replication group for read replicas."
-        )
-    return value
-
-
-class CacheOptions(Options):
-    cluster_id: Annotated[
-        str, AfterValidator(naming.name_validator(naming.elasticache_cluster_id_problems, "ElastiCache cluster id"))
-    ]
-    node_type: Annotated[str, Field(pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")] = "cache.t3.micro"
-    """Default: cache.t3.micro (the guide's)."""
-    num_cache_nodes: Annotated[int, AfterValidator(_check_single_node)] = 1
-    engine_version: Annotated[str, Field(pattern=r"^\d+\.\d+$")] = "7.1"
-    """Pinned so plans are stable (and required by some API emulators). Default: 7.1."""
-
-
-class RedisCluster(Construct):
-    """A subnet group and a Redis cluster reachable only from the app's security group.
-
-    Attributes: `cluster`, `address`, `port`, `security_group_id`.
-    """
-
-    def __init__(self, scope: Construct, construct_id: str, vpc: Vpc, **options: object) -> None:
-        props = validate_options(CacheOptions, scope, construct_id, options)
-        super().__init__(scope, construct_id)
-        self.security_group_id = vpc.admit_app(
-            self, "SecurityGroup", port=REDIS_PORT, name=f"{props.cluster_id}-cache", description="Redis"
-        )
-        subnets = elasticache_subnet_group.ElasticacheSubnetGroup(
-            self,
-            "SubnetGroup",
-            name=f"{props.cluster_id}-subnets",
-            description="Subnet group for Redis cluster",
-            subnet_ids=vpc.private_subnet_ids,
-        )
-        major = props.engine_version.split(".")[0]
-        self.cluster = elasticache_cluster.ElasticacheCluster(
-            self,
-            "Cluster",
-            cluster_id=props.cluster_id,
-            engine="redis",
-            engine_version=props.engine_version,
-            node_type=props.node_type,
-            num_cache_nodes=props.num_cache_nodes,
-            parameter_group_name=f"default.redis{major}",
-            port=REDIS_PORT,
-            subnet_group_name=subnets.name,
-            security_group_ids=[self.security_group_id],
-        )
-
-    @property
-    def address(self) -> str:
-        return str(self.cluster.cache_nodes.get(0).address)
-
-    @property
-    def port(self) -> int:
-        return REDIS_PORT
+from stacks_cloud.cdk import Construct
+from stacks_cloud.constructs import RedisCluster, Vpc
 
 
 def add_redis_cluster(
@@ -83,19 +11,17 @@ def add_redis_cluster(
     construct_id: str,
     vpc: Vpc,
     *,
-    node_type: str = "cache.t3.micro",
-    num_cache_nodes: int = 1,
+    node_type: str | None = None,
+    num_cache_nodes: int | None = None,
     cluster_id: str | None = None,
 ) -> RedisCluster:
-    """The guide's `addRedisCluster(scope, id, vpc, {nodeType, numCacheNodes})`.
-
-    `cluster_id` defaults to the construct id in lowercase.
-    """
+    """A Redis cluster in `vpc`'s private subnets with its subnet group (the guide's `CfnSubnetGroup` +
+    `CfnCacheCluster`). `node_type` defaults to cache.t3.micro, `cluster_id` to the construct id in lowercase."""
     return RedisCluster(
         scope,
         construct_id,
         vpc,
         cluster_id=cluster_id or construct_id.lower(),
-        node_type=node_type,
-        num_cache_nodes=num_cache_nodes,
+        node_type="cache.t3.micro" if node_type is None else node_type,
+        num_cache_nodes=1 if num_cache_nodes is None else num_cache_nodes,
     )

@@ -1,34 +1,8 @@
-"""Deployment hooks: the hook model and ready-made hooks for the guide's pre-deploy, post-deploy and on-error tasks.
+"""The guide's deployment hooks (`cloud/hooks/pre-deploy.ts`, `post-deploy.ts`, and the `onError` of
+`config/cloud.ts`), composed from the SDK's ready-made hooks."""
 
-from hooks import validate_env, run_migrations, create_backup, invalidate_cloudfront, flush_redis
-from hooks import warm_up, notify_slack, rollback_and_notify, hook
-"""
+from hooks.on_error import on_error
+from hooks.post_deploy import post_deploy_hook
+from hooks.pre_deploy import get_pending_migrations, pre_deploy_hook
 
-from hooks.backup import create_backup
-from hooks.base import Hook, HookOutcome, Phase, as_hook, hook, run_phase
-from hooks.cache import flush_redis
-from hooks.cdn import invalidate_cloudfront
-from hooks.checks import validate_env
-from hooks.http import EndpointResult, notify_slack, warm_up
-from hooks.migrations import Migration, MigrationError, run_migrations
-from hooks.recovery import rollback_and_notify
-
-__all__ = [
-    "EndpointResult",
-    "Hook",
-    "HookOutcome",
-    "Migration",
-    "MigrationError",
-    "Phase",
-    "as_hook",
-    "create_backup",
-    "flush_redis",
-    "hook",
-    "invalidate_cloudfront",
-    "notify_slack",
-    "rollback_and_notify",
-    "run_migrations",
-    "run_phase",
-    "validate_env",
-    "warm_up",
-]
+__all__ = ["get_pending_migrations", "on_error", "post_deploy_hook", "pre_deploy_hook"]

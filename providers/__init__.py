@@ -1,30 +1,5 @@
-"""Deployment targets: the `CloudProvider` interface, its models, and the built-in providers.
+"""The guide's custom providers (`cloud/providers`)."""
 
-Built-ins (by `driver` name): `aws` (the app's stacks via the cdktf CLI) and `terraform` (stacks on
-Terraform's built-in provider: the example of a non-AWS Terraform provider).
-"""
+from providers.custom_provider import CustomCloudProvider, CustomSettings
 
-from providers.base import (
-    CloudProvider,
-    DeploymentConfig,
-    DeploymentResult,
-    DeploymentStatus,
-    Health,
-    PlanSummary,
-    ProviderRuntime,
-    State,
-)
-from providers.registry import BUILTINS, resolve_provider
-
-__all__ = [
-    "BUILTINS",
-    "CloudProvider",
-    "DeploymentConfig",
-    "DeploymentResult",
-    "DeploymentStatus",
-    "Health",
-    "PlanSummary",
-    "ProviderRuntime",
-    "State",
-    "resolve_provider",
-]
+__all__ = ["CustomCloudProvider", "CustomSettings"]

@@ -1,20 +1,23 @@
-"""Shared fixtures: the reference config, synthesized stacks, and a terraform environment."""
+"""Shared fixtures: the reference project's config and stacks, and a terraform environment."""
 
 from __future__ import annotations
 
+import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import cdk
-from cdk.testing import Synth, synth
-from config.cloud import load_config
-from config.schema import CloudConfig
-from stacks import CustomStack, CustomStackProps
-from tf import terraform_env
+import stacks_cloud.cdk as cdk
+from config.cloud import AppConfig, load_config
+from stacks.custom_stack import CustomStack
+from stacks_cloud import RegionalStackProps
+from stacks_cloud.stacks import routed_domain
+from stacks_cloud.terraform import terraform_env
+from stacks_cloud.testing import Synth, synth
+from tests.servers import Moto, moto_server
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -30,30 +33,30 @@ def stack_scope() -> cdk.TerraformStack:
     return cdk.TerraformStack(cdk.Testing.app(), "test")
 
 
-def props(environment: str = "development", **overrides: Any) -> CustomStackProps:
-    values: dict[str, Any] = {
-        "environment": environment,
-        "app_name": "my-app",
-        "region": "us-east-1",
-        "project_dir": PROJECT_DIR,
-    }
-    values.update(overrides)
-    return CustomStackProps(**values)
+def single_region_config(environment: str = "development", **overrides: Any) -> AppConfig:
+    """The reference config in one region (no routing), with `overrides`."""
+    return load_config(environment, overrides={"multiRegion": {"enabled": False}, **overrides})
+
+
+def props(config: AppConfig, region: str | None = None) -> RegionalStackProps[AppConfig]:
+    return RegionalStackProps(
+        config=config, region=region or config.regions[0], project_dir=PROJECT_DIR, domain=routed_domain(config)
+    )
 
 
 @pytest.fixture
 def custom_stack() -> Callable[..., Synth]:
-    """Synthesize a `CustomStack` with the given props overrides."""
+    """Synthesize one `CustomStack` of the reference config in one region, with config overrides."""
 
-    def make(environment: str = "development", **overrides: Any) -> Synth:
-        stack = CustomStack(cdk.Testing.app(), "stack", props(environment, **overrides))
-        return synth(stack)
+    def make(environment: str = "development", region: str = "us-east-1", **overrides: Any) -> Synth:
+        config = single_region_config(environment, region=region, **overrides)
+        return synth(CustomStack(cdk.Testing.app(), "stack", props(config)))
 
     return make
 
 
 @pytest.fixture
-def reference_config() -> Callable[[str], CloudConfig]:
+def reference_config() -> Callable[[str], AppConfig]:
     return load_config
 
 
@@ -64,3 +67,16 @@ def tf_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         pytest.skip("terraform is not on PATH: install Terraform >= 1.5 to run the validation tests")
     config_dir = tmp_path_factory.mktemp("terraform-cli")
     return terraform_env(config_dir)
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
+    """One moto server for the session's tests that only read or add uniquely named resources."""
+    with moto_server(tmp_path_factory.mktemp("moto")) as server:
+        yield server
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)
+    return caplog

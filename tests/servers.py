@@ -225,3 +225,73 @@ class RecordingServer:
 
     def paths(self) -> list[str]:
         return [request.path for request in self.requests]
+
+
+class CustomCloudServer:
+    """The deployment API the guide's `CustomCloudProvider` drives (see providers/custom_provider.py), on 127.0.0.1.
+
+    `PUT/GET/DELETE /deployments/{id}` with `Authorization: Bearer <api_key>`; 401 without the key,
+    404 for an unknown deployment. `deployments` holds what was created; `requests` every call.
+    """
+
+    def __init__(self, api_key: str) -> None:
+        import http.server
+        import json
+        import threading
+
+        self.api_key = api_key
+        self.deployments: dict[str, dict[str, Any]] = {}
+        self.requests: list[Recorded] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _reply(self, status: int, body: dict[str, Any] | None = None) -> None:
+                data = json.dumps(body).encode() if body is not None else b""
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                outer.requests.append(Recorded(self.command, self.path, body))
+                if self.headers.get("Authorization") != f"Bearer {outer.api_key}":
+                    self._reply(401, {"error": "unauthorized"})
+                    return
+                prefix, _, deployment_id = self.path.rpartition("/")
+                if prefix != "/deployments" or not deployment_id:
+                    self._reply(404, {"error": "not found"})
+                    return
+                if self.command == "PUT":
+                    request = json.loads(body or b"{}")
+                    outer.deployments[deployment_id] = {**request, "status": "running", "health": "healthy"}
+                    self._reply(200, {"id": deployment_id, "url": f"https://{request['app']}.custom-cloud.test"})
+                elif deployment_id not in outer.deployments:
+                    self._reply(404, {"error": "no such deployment"})
+                elif self.command == "GET":
+                    self._reply(200, outer.deployments[deployment_id])
+                else:
+                    del outer.deployments[deployment_id]
+                    self._reply(204)
+
+            do_PUT = _handle  # noqa: N815
+            do_GET = _handle  # noqa: N815
+            do_DELETE = _handle  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> CustomCloudServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from cloud import Ledger
+from stacks_cloud.deploy.ledger import Ledger
 from tests.servers import Moto, moto_server
 
 pytestmark = [pytest.mark.terraform, pytest.mark.e2e]

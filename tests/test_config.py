@@ -1,16 +1,17 @@
-"""The config models: the guide's shape, camelCase aliases, secrets, and one error listing every problem."""
+"""The project's config (`AppConfig`: the SDK's `CloudConfig` plus the app's sections): the guide's shape,
+camelCase aliases, secrets, and one error listing every problem, in the SDK's sections and the app's."""
 
 from __future__ import annotations
 
 import pytest
 
-from config.cloud import CLOUD, load_config
-from config.schema import CloudConfig, HooksConfig, MultiRegionConfig, Routing, from_env
-from core.errors import ConfigError
+from config.cloud import CLOUD, AppConfig, load_config
+from stacks_cloud.config import CloudConfig, HooksConfig, MultiRegionConfig, Routing, from_env
+from stacks_cloud.core.errors import ConfigError
 
 
-def validate(**overrides: object) -> CloudConfig:
-    return CloudConfig.model_validate({"appName": "my-app", **overrides})
+def validate(**overrides: object) -> AppConfig:
+    return AppConfig.model_validate({"appName": "my-app", **overrides})
 
 
 def problems_of(error: pytest.ExceptionInfo[ConfigError]) -> dict[str, str]:
@@ -87,7 +88,7 @@ def test_hooks_must_be_callables() -> None:
 
 def test_every_problem_is_reported_at_once_with_field_paths() -> None:
     with pytest.raises(ConfigError) as error:
-        CloudConfig.model_validate(
+        AppConfig.model_validate(
             {
                 "appName": "My_App",
                 "region": "us-est-1",

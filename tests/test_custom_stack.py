@@ -9,12 +9,14 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-import cdk
-from cdk.testing import Synth, assert_resource, count_resources, output_of, resources_of, synth_file
+import stacks_cloud.cdk as cdk
 from config.cloud import load_config
-from config.schema import CacheSettings, DatabaseSettings
-from stacks import build_app, regional_stack_name
+from config.sections import CacheSettings, DatabaseSettings
+from stacks.custom_stack import CustomStack
+from stacks_cloud.stacks import build_app, regional_stack_name
+from stacks_cloud.testing import Synth, assert_resource, count_resources, output_of, resources_of, synth_file
 
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 MakeStack = Callable[..., Synth]
 
 
@@ -80,7 +82,7 @@ def test_data_tier_is_off_by_default_and_wired_when_configured(custom_stack: Mak
 
 def test_scheduled_functions_from_config(custom_stack: MakeStack) -> None:
     config = load_config()
-    out = custom_stack(scheduled_functions=tuple(config.scheduled_functions))
+    out = custom_stack(scheduledFunctions=list(config.scheduled_functions))
     assert_resource(out, "aws_lambda_function", function_name="my-app-development-DailyCleanup", memory_size=128)
     assert_resource(out, "aws_cloudwatch_event_rule", schedule_expression="cron(0 0 * * ? *)")
 
@@ -97,7 +99,7 @@ def test_app_writes_one_stack_per_region_with_its_own_local_state(tmp_path: Path
             "state": {"localDir": str(tmp_path / ".state")},
         }
     )
-    app = build_app(config, app=cdk.App(outdir=str(tmp_path / "out")))
+    app = build_app(config, CustomStack, project_dir=PROJECT_DIR, app=cdk.App(outdir=str(tmp_path / "out")))
     app.synth()
     names = sorted(p.name for p in (tmp_path / "out" / "stacks").iterdir())
     assert names == ["my-app-development-eu-west-1", "my-app-development-global", "my-app-development-us-east-1"]
@@ -121,6 +123,6 @@ def test_reference_stack_snapshot(tmp_path: Path, json_snapshot: SnapshotAsserti
     # State beside the out dir, as in a project checkout, so the snapshot does not depend on paths.
     config = load_config(environment, overrides={"state": {"localDir": str(tmp_path / ".state")}})
     outdir = tmp_path / "cdktf.out"
-    build_app(config, app=cdk.App(outdir=str(outdir))).synth()
+    build_app(config, CustomStack, project_dir=PROJECT_DIR, app=cdk.App(outdir=str(outdir))).synth()
     synthesized = synth_file(outdir, regional_stack_name(config, "us-east-1"))
     assert synthesized == json_snapshot

@@ -9,11 +9,12 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-import cdk
-from cdk.testing import Synth, data_sources_of, resources_of, synth_file
+import stacks_cloud.cdk as cdk
 from config.cloud import load_config
-from config.schema import CloudConfig
-from stacks import build_app, global_stack_name, regional_stack_name, stack_names
+from stacks.custom_stack import CustomStack
+from stacks_cloud.config import CloudConfig
+from stacks_cloud.stacks import build_app, global_stack_name, regional_stack_name, stack_names
+from stacks_cloud.testing import Synth, data_sources_of, resources_of, synth_file
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -54,7 +55,7 @@ def synth_app(tmp_path: Path, overrides: dict[str, Any], environment: str = "dev
     config = load_config(environment, overrides=overrides)
     tmp_path.mkdir(parents=True, exist_ok=True)
     outdir = tmp_path / "cdktf.out"
-    build_app(config, app=cdk.App(outdir=str(outdir)), project_dir=PROJECT_DIR).synth()
+    build_app(config, CustomStack, project_dir=PROJECT_DIR, app=cdk.App(outdir=str(outdir))).synth()
     return {name: synth_file(outdir, name) for name in stack_names(config)}
 
 

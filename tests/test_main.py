@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tf import terraform_env
+from stacks_cloud.terraform import terraform_env
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -23,7 +23,7 @@ def copy_project(tmp_path: Path) -> Path:
         PROJECT_DIR,
         target,
         ignore=shutil.ignore_patterns(
-            ".venv", "node_modules", "cdktf.out", ".state", ".git", "__pycache__", ".*_cache", "tests"
+            ".venv", "node_modules", "cdktf.out", ".state", ".cache", ".git", "__pycache__", ".*_cache", "tests", "sdk"
         ),
     )
     for link in (".venv", "node_modules"):

@@ -22,12 +22,14 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from cdk import App
-from config.schema import CloudConfig, S3StateSettings
-from stacks import build_app, global_stack_name, regional_stack_name
-from state import BootstrapReport, bootstrap_state
+from config.cloud import AppConfig
+from stacks.custom_stack import CustomStack
+from stacks_cloud.cdk import App
+from stacks_cloud.config import S3StateSettings
+from stacks_cloud.stacks import build_app, global_stack_name, regional_stack_name
+from stacks_cloud.state import BootstrapReport, bootstrap_state
+from stacks_cloud.terraform import run_terraform
 from tests.servers import Moto, moto_server
-from tf import run_terraform
 
 pytestmark = [pytest.mark.terraform, pytest.mark.e2e]
 
@@ -37,8 +39,8 @@ ZONE = "myapp.test"
 REGIONS = ("us-east-1", "eu-west-1")
 
 
-def e2e_config(moto_url: str) -> CloudConfig:
-    return CloudConfig.model_validate(
+def e2e_config(moto_url: str) -> AppConfig:
+    return AppConfig.model_validate(
         {
             "appName": "e2e",
             "environment": "development",
@@ -68,7 +70,7 @@ def e2e_config(moto_url: str) -> CloudConfig:
 @dataclass
 class Deployment:
     moto: Moto
-    config: CloudConfig
+    config: AppConfig
     stacks_dir: Path
     env: dict[str, str]
     timings: dict[str, float]
@@ -106,7 +108,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, tf_env: dict[str, str])
         reports = [bootstrap_state(config.state.s3, client_factory=moto.client_factory) for _ in range(2)]
 
         app = App(outdir=str(work / "cdktf.out"))
-        build_app(config, app=app, project_dir=PROJECT_DIR)
+        build_app(config, CustomStack, app=app, project_dir=PROJECT_DIR)
         app.synth()
         env = moto.aws_env(tf_env)
         deployment = Deployment(moto, config, work / "cdktf.out" / "stacks", env, timings, reports)

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-import cdk
+import stacks_cloud.cdk as cdk
 from config.cloud import load_config
-from stacks import build_app, stack_names
-from tf import run_terraform
+from stacks.custom_stack import CustomStack
+from stacks_cloud.stacks import build_app, stack_names
+from stacks_cloud.terraform import run_terraform
 
 pytestmark = pytest.mark.terraform
 
@@ -21,6 +22,9 @@ def init_and_validate(stack_dir: Path, env: dict[str, str]) -> Any:
     # validate -json exits 1 for an invalid configuration and still prints the diagnostics.
     output = run_terraform(["validate", "-json", "-no-color"], cwd=stack_dir, env=env, ok_exit_codes=(0, 1))
     return json.loads(output)
+
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(
@@ -49,7 +53,7 @@ def test_synthesized_stacks_validate(
 ) -> None:
     config = load_config(environment, overrides={**overrides, "state": {"localDir": str(tmp_path / ".state")}})
     outdir = tmp_path / "cdktf.out"
-    build_app(config, app=cdk.App(outdir=str(outdir))).synth()
+    build_app(config, CustomStack, project_dir=PROJECT_DIR, app=cdk.App(outdir=str(outdir))).synth()
     stack_dirs = sorted((outdir / "stacks").iterdir())
     assert [path.name for path in stack_dirs] == sorted(stack_names(config))
     for stack_dir in stack_dirs:
@@ -60,7 +64,7 @@ def test_synthesized_stacks_validate(
 
 def test_validate_catches_a_broken_stack(tmp_path: Path, tf_env: dict[str, str]) -> None:
     """The check above can fail: an invalid attribute value is reported by terraform itself."""
-    from cdk.aws import provider, sqs_queue
+    from stacks_cloud.cdk.aws import provider, sqs_queue
 
     app = cdk.App(outdir=str(tmp_path))
     stack = cdk.TerraformStack(app, "broken")

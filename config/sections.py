@@ -1,0 +1,62 @@
+"""The app's own config sections: what the guide's `CustomStack` hard-codes, with its values as defaults.
+
+`AppConfig` (in `config/cloud.py`) adds them to the SDK's `CloudConfig`; they validate like the
+SDK's sections (camelCase or snake_case keys, every problem in one `ConfigError`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
+
+from stacks_cloud.config import Model
+from stacks_cloud.core.types import LambdaTimeout, MemorySize, ScheduleExpression
+
+
+class ApiSettings(Model):
+    """The app's API function (the guide's `CustomApi` in `CustomStack`)."""
+
+    handler: str = "index.handler"
+    memory_size: MemorySize = 512
+    """MB. Default: 512 (the guide's)."""
+    timeout: LambdaTimeout = timedelta(seconds=30)
+    """Seconds. Default: 30 (the guide's)."""
+    code_path: str = "dist"
+    """Folder zipped as the function's code, relative to the project. Default: dist (the guide's `./dist`)."""
+
+
+class ScheduledFunctionSettings(Model):
+    """A function run on a schedule (the guide's `addScheduledFunction`)."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]*$", max_length=40)]
+    """Construct id, e.g. 'DailyCleanup' (stable: renaming replaces the function)."""
+    schedule: ScheduleExpression
+    handler: str
+    memory_size: MemorySize = 128
+    """MB. Default: 128 (the guide's)."""
+    code_path: str = "dist/functions"
+    """Default: dist/functions (the guide's `./dist/functions`)."""
+
+
+class Engine(StrEnum):
+    MYSQL = "mysql"
+    POSTGRES = "postgres"
+    MARIADB = "mariadb"
+
+
+class DatabaseSettings(Model):
+    """An RDS instance in the app's VPC (the guide's `addRdsDatabase`)."""
+
+    instance_type: Annotated[str, Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] = "db.t3.small"
+    engine: Engine = Engine.MYSQL
+    multi_az: bool = False
+
+
+class CacheSettings(Model):
+    """A Redis cluster in the app's VPC (the guide's `addRedisCluster`)."""
+
+    node_type: Annotated[str, Field(pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")] = "cache.t3.micro"
+    num_cache_nodes: Annotated[int, Field(ge=1, le=1)] = 1

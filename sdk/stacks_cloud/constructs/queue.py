@@ -1,0 +1,95 @@
+"""`Queue`: the guide's SQS queue for background jobs, encrypted with SQS-managed keys."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator
+
+from stacks_cloud.cdk import Construct
+from stacks_cloud.cdk.aws import sqs_queue
+from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs.grants import Grantable, grant
+from stacks_cloud.core import naming
+
+
+def _seconds(value: Any) -> Any:
+    return timedelta(seconds=value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _between(low: timedelta, high: timedelta, what: str) -> Any:
+    def check(value: timedelta) -> timedelta:
+        if not low <= value <= high:
+            raise ValueError(
+                f"{what} must be between {low.total_seconds():g} and {high.total_seconds():g} seconds,"
+                f" but {value.total_seconds():g} was provided."
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+class QueueOptions(Options):
+    queue_name: Annotated[str, AfterValidator(naming.name_validator(naming.sqs_queue_name_problems, "SQS queue name"))]
+    visibility_timeout: Annotated[
+        timedelta, BeforeValidator(_seconds), _between(timedelta(0), timedelta(hours=12), "visibility timeout")
+    ] = timedelta(seconds=30)
+    """Default: 30 s (SQS's)."""
+    retention_period: Annotated[
+        timedelta, BeforeValidator(_seconds), _between(timedelta(minutes=1), timedelta(days=14), "retention period")
+    ] = timedelta(days=4)
+    """Default: 4 days (SQS's)."""
+
+
+SEND_MESSAGES_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+"""The actions of CDK's `queue.grantSendMessages` (no KMS: the queue uses SQS-managed encryption)."""
+
+
+class Queue(Construct):
+    """An SQS queue with server-side encryption. Attributes: `queue`, `name`, `arn`, `url`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        queue_name: str,
+        visibility_timeout: int | timedelta = timedelta(seconds=30),
+        retention_period: int | timedelta = timedelta(days=4),
+    ) -> None:
+        props = validate_options(
+            QueueOptions,
+            scope,
+            construct_id,
+            {
+                "queue_name": queue_name,
+                "visibility_timeout": visibility_timeout,
+                "retention_period": retention_period,
+            },
+        )
+        super().__init__(scope, construct_id)
+        self.queue = sqs_queue.SqsQueue(
+            self,
+            "Queue",
+            name=props.queue_name,
+            visibility_timeout_seconds=int(props.visibility_timeout.total_seconds()),
+            message_retention_seconds=int(props.retention_period.total_seconds()),
+            sqs_managed_sse_enabled=True,
+        )
+
+    @property
+    def name(self) -> str:
+        return str(self.queue.name)
+
+    @property
+    def arn(self) -> str:
+        return str(self.queue.arn)
+
+    @property
+    def url(self) -> str:
+        return str(self.queue.url)
+
+    def grant_send_messages(self, grantee: Grantable) -> None:
+        """Let `grantee` send messages to this queue (not receive or delete them)."""
+        grant(self, "SendMessages", grantee, actions=SEND_MESSAGES_ACTIONS, resources=[self.arn])

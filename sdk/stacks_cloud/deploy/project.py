@@ -1,0 +1,308 @@
+"""Find the user's project and load its app and config, the way git finds `.git`.
+
+A project is a folder holding `cdktf.json` (and, by convention, `main.py` and `config/cloud.py`);
+the CLI uses the nearest one at or above the working directory, or `--project DIR`. Its app is the
+`CloudApp` its `main.py` declares; its config is `CLOUD` in `config/cloud.py`, or a file given with
+`--config` (a `.py` defining `CLOUD`, or `.json`). Errors in the user's files (a syntax error, an
+exception while importing) become a `ConfigError` naming the file and line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import json
+import runpy
+import sys
+import traceback
+import types
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stacks_cloud.config import CloudConfig
+from stacks_cloud.core.errors import ConfigError, Problem
+from stacks_cloud.stacks.app import CloudApp
+
+MARKER = "cdktf.json"
+"""The file that marks a project's root folder."""
+CONFIG_FILE = Path("config") / "cloud.py"
+"""The project's config, relative to its root (the twin of the guide's `config/cloud.ts`)."""
+APP_FILE = "main.py"
+"""The project's cdktf app, which declares its `CloudApp`."""
+
+
+def find_project_root(start: Path) -> Path | None:
+    """The nearest folder at or above `start` holding `cdktf.json`, or None."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / MARKER).is_file():
+            return folder
+    return None
+
+
+def not_a_project(where: Path, *, explicit: bool) -> ConfigError:
+    if explicit:
+        message = "holds no cdktf.json, so it is not a stacks-cloud project."
+        if not where.exists():
+            message = "does not exist."
+        return ConfigError(
+            "project",
+            [Problem("--project", str(where), message, "pass the folder that holds your cdktf.json.")],
+        )
+    return ConfigError(
+        "project",
+        [
+            Problem(
+                "project",
+                str(where),
+                "is not inside a stacks-cloud project: no cdktf.json here or in any folder above.",
+                "cd into your project, pass --project DIR, or create one with `cloud init DIR`.",
+            )
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project: its `root` folder and its `app` (the `CloudApp` of its main.py, or one built from its config)."""
+
+    root: Path
+    app: CloudApp
+
+    @classmethod
+    def discover(cls, start: Path | None = None, *, explicit: Path | None = None) -> Project:
+        """The project at `explicit` (`--project`), else the nearest one at or above `start` (the working dir).
+
+        Raises `ConfigError` when there is none, or when its files cannot be loaded.
+        """
+        if explicit is not None:
+            root = explicit.resolve()
+            if not (root / MARKER).is_file():
+                raise not_a_project(root, explicit=True)
+        else:
+            where = (start or Path.cwd()).resolve()
+            found = find_project_root(where)
+            if found is None:
+                raise not_a_project(where, explicit=False)
+            root = found
+        return cls(root, load_app(root))
+
+    def load_config(
+        self,
+        environment: str | None = None,
+        *,
+        config_file: Path | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> CloudConfig:
+        """The validated config for `environment`: the app's own, or `config_file`'s data."""
+        data = read_config_file(config_file) if config_file is not None else None
+        return self.app.load_config(environment, data=data, overrides=overrides)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".state"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / ".cache"
+
+
+def load_app(root: Path) -> CloudApp:
+    """The `CloudApp` the project's main.py declares, else one built from `config/cloud.py`'s `CLOUD`.
+
+    Without a main.py app, the config class is the `CloudConfig` subclass defined in config/cloud.py
+    (the SDK's `CloudConfig` when there is none), and the app has no stack: fine for a custom
+    provider, refused by the built-in `aws` provider with a message saying what to add.
+    """
+    _use_project(root)
+    main_file = root / APP_FILE
+    if main_file.is_file():
+        module = _import_file(main_file, "__stacks_cloud_project_main__")
+        apps = [value for value in vars(module).values() if isinstance(value, CloudApp)]
+        if isinstance(getattr(module, "app", None), CloudApp):
+            return module.app  # type: ignore[no-any-return]
+        if len(apps) == 1:
+            return apps[0]
+    config_file = root / CONFIG_FILE
+    if not config_file.is_file():
+        raise ConfigError(
+            "project",
+            [
+                Problem(
+                    str(CONFIG_FILE),
+                    None,
+                    f"is missing, and {APP_FILE} declares no CloudApp: the project has no config.",
+                    "create config/cloud.py defining CLOUD = {'appName': 'my-app', ...}, or run `cloud init`"
+                    " in a new folder to see the layout.",
+                )
+            ],
+        )
+    module = _import_package_module("config.cloud", config_file)
+    if not isinstance(getattr(module, "CLOUD", None), Mapping):
+        raise _no_cloud_dict(config_file, getattr(module, "CLOUD", None))
+    classes = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, CloudConfig)
+        and value is not CloudConfig
+        and value.__module__ == module.__name__
+    ]
+    config_class = classes[0] if len(classes) == 1 else CloudConfig
+    return CloudApp(config=module.CLOUD, config_class=config_class)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The config data in `path` (resolved against the working directory): `.json`, or `.py` defining `CLOUD`."""
+    path = path.expanduser().resolve()
+    if not path.is_file():
+        raise ConfigError(
+            "command line",
+            [
+                Problem(
+                    "--config", str(path), "does not exist or is not a file.", "pass the path of a .py or .json file."
+                )
+            ],
+        )
+    if path.suffix == ".json":
+        text = path.read_text()
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigError(
+                "config file",
+                [
+                    Problem(
+                        f"{path}:{error.lineno}",
+                        text.splitlines()[error.lineno - 1].strip() if text.strip() else "",
+                        f"is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno}).",
+                        'fix the JSON syntax; the file must hold one object such as {"appName": "my-app"}.',
+                    )
+                ],
+            ) from None
+        if not isinstance(data, dict):
+            raise _no_cloud_dict(path, data)
+        return data
+    if path.suffix != ".py":
+        raise ConfigError(
+            "command line",
+            [Problem("--config", str(path), "is neither a .py nor a .json file.", "pass config/cloud.py or a .json.")],
+        )
+    with _user_code(path):
+        namespace = runpy.run_path(str(path))
+    if not isinstance(namespace.get("CLOUD"), Mapping):
+        raise _no_cloud_dict(path, namespace.get("CLOUD"))
+    return dict(namespace["CLOUD"])
+
+
+# --- importing the user's files -----------------------------------------------------------------------
+
+
+def _use_project(root: Path) -> None:
+    """Put `root` first on `sys.path`, and forget modules imported from another project's folders.
+
+    A project's packages have generic names (`config`, `stacks`, `hooks`): a process that loads a
+    second project (a test, a tool) must not get the first one's `config.cloud` from the module cache.
+    """
+    entry = str(root)
+    if entry in sys.path:
+        sys.path.remove(entry)
+    sys.path.insert(0, entry)
+    local_names = {path.stem for path in root.iterdir() if path.suffix == ".py" or (path / "__init__.py").is_file()}
+    local_names.discard("tests")  # never imported from here; the caller's own test helpers stay
+    for name, module in list(sys.modules.items()):
+        top = name.split(".", 1)[0]
+        if top not in local_names:
+            continue
+        origin = getattr(module, "__file__", None)
+        if origin and not Path(origin).resolve().is_relative_to(root):
+            del sys.modules[name]
+
+
+@contextlib.contextmanager
+def _user_code(path: Path) -> Iterator[None]:
+    """Run the user's file `path`: a syntax error or an exception becomes a `ConfigError` naming file and line."""
+    try:
+        yield
+    except SyntaxError as error:
+        raise _syntax_problem(error, path) from None
+    except ConfigError:
+        raise
+    except Exception as error:
+        raise _import_problem(error, path) from None
+
+
+def _import_file(path: Path, name: str) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError("project", [Problem(str(path), None, "cannot be imported.", "check the file.")])
+    module = importlib.util.module_from_spec(spec)
+    with _user_code(path):
+        spec.loader.exec_module(module)
+    return module
+
+
+def _import_package_module(dotted: str, path: Path) -> types.ModuleType:
+    with _user_code(path):
+        return importlib.import_module(dotted)
+    raise AssertionError("unreachable")  # for type checkers: the context manager re-raises
+
+
+def _syntax_problem(error: SyntaxError, path: Path) -> ConfigError:
+    where = f"{error.filename or path}:{error.lineno or '?'}"
+    return ConfigError(
+        "project files",
+        [
+            Problem(
+                where,
+                (error.text or "").strip(),
+                f"is not valid Python: {error.msg}.",
+                "fix the syntax at that line.",
+            )
+        ],
+    )
+
+
+def _import_problem(error: Exception, path: Path) -> ConfigError:
+    """The error at the innermost line of the user's own files (not the SDK's, not the standard library's)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    root = _project_root_of(path)
+    user_frames = [
+        frame
+        for frame in frames
+        if not frame.filename.startswith("<") and Path(frame.filename).resolve().is_relative_to(root)
+    ]
+    frame = user_frames[-1] if user_frames else (frames[-1] if frames else None)
+    where = f"{frame.filename}:{frame.lineno}" if frame else str(path)
+    return ConfigError(
+        "project files",
+        [
+            Problem(
+                where,
+                frame.line if frame else None,
+                f"raised {type(error).__name__} while {path.name} was loaded: {error}",
+                "fix the error at that line (the project's files are imported by `cloud` as by `cdktf synth`).",
+            )
+        ],
+    )
+
+
+def _project_root_of(path: Path) -> Path:
+    return find_project_root(path.parent) or path.parent
+
+
+def _no_cloud_dict(path: Path, value: object) -> ConfigError:
+    return ConfigError(
+        "config file",
+        [
+            Problem(
+                f"{path}",
+                type(value).__name__ if value is not None else None,
+                "defines no CLOUD dict (a .json config must hold one JSON object).",
+                "define CLOUD = {'appName': 'my-app', ...} as config/cloud.py does.",
+            )
+        ],
+    )

@@ -1,0 +1,138 @@
+"""The deployment vocabulary every layer shares: what a provider is asked and answers, and what hooks see.
+
+The guide's types in Python: `DeploymentConfig` (what to deploy), `DeploymentResult` (`success`,
+`url`, `deployment_id`), `DeploymentStatus` (`status`, `health`), and the `DeploymentContext` that
+pre-deploy, post-deploy and on-error hooks receive.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stacks_cloud.config import CloudConfig, ProviderSettings
+
+
+class State(StrEnum):
+    """Where a deployment stands."""
+
+    PENDING = "pending"
+    DEPLOYING = "deploying"
+    RUNNING = "running"
+    FAILED = "failed"
+    DESTROYED = "destroyed"
+    ROLLED_BACK = "rolled_back"
+
+
+class Health(StrEnum):
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+    UNKNOWN = "unknown"
+
+
+LineSink = Callable[[str, str], None]
+"""`sink(stack, line)`: receives every output line of a stack's deploy as it is printed."""
+
+
+class DeploymentConfig(BaseModel):
+    """What a provider is asked to deploy: the validated `CloudConfig` plus the run's options."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    deployment_id: str
+    version: str
+    environment: str
+    app_name: str
+    regions: list[str]
+    cloud: CloudConfig
+    """The whole validated configuration."""
+    settings: ProviderSettings | None = None
+    """The provider's own section of the config (the guide's `custom: {apiKey, region}`)."""
+    stacks: list[str] | None = None
+    """Deploy only these stacks. Default: all."""
+    concurrency: int = Field(default=4, ge=1)
+    """How many stacks deploy at once (regions; the global stack always goes after them)."""
+    project_dir: Path
+    work_dir: Path
+    """A folder of this deployment's own for synthesized files."""
+    synthesized_dir: Path | None = None
+    """Deploy this already synthesized output (a rollback) instead of synthesizing the config."""
+    rollback_of: str | None = None
+    """Set when this deployment rolls back a failed one: it re-deploys an earlier `version`."""
+    on_line: LineSink | None = None
+    timeout: float = 1800.0
+    """Seconds one stack may take. Default: 30 min."""
+
+
+class DeploymentResult(BaseModel):
+    """The guide's `DeploymentResult` (`success`, `url`, `deploymentId`) plus outputs and timings per stack."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    success: bool
+    url: str | None = None
+    deployment_id: str
+    outputs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Non-sensitive Terraform outputs by stack."""
+    timings: dict[str, float] = Field(default_factory=dict)
+    """Seconds per stack."""
+    synthesized_dir: Path | None = None
+    """The synthesized stacks that were applied (archived in the ledger for rollbacks)."""
+
+
+class DeploymentStatus(BaseModel):
+    """The guide's `DeploymentStatus` (`status`, `health`) plus the state of each stack."""
+
+    status: State
+    health: Health = Health.UNKNOWN
+    stacks: dict[str, str] = Field(default_factory=dict)
+    version: str | None = None
+    url: str | None = None
+
+
+class PlanSummary(BaseModel):
+    """`terraform plan` of one stack: counts of resources to add, change and destroy (or the error)."""
+
+    stack: str
+    add: int = 0
+    change: int = 0
+    destroy: int = 0
+    error: str | None = None
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.add or self.change or self.destroy)
+
+
+@dataclass
+class DeploymentContext:
+    """`deployment_id`, `version`, `environment`, `regions`, `outputs` (by stack, after deploy), `url`,
+    a `logger`, and `rollback()`, which re-deploys the last successful deployment."""
+
+    deployment_id: str
+    version: str
+    environment: str
+    regions: list[str]
+    app_name: str
+    logger: logging.Logger
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    url: str | None = None
+    rolled_back_to: str | None = None
+    """The deployment id `rollback()` restored, once it ran."""
+    _rollback: Callable[[], Awaitable[DeploymentResult | None]] | None = field(default=None, repr=False)
+
+    async def rollback(self) -> DeploymentResult | None:
+        """Re-apply the archived stacks of the last successful deployment of this environment.
+
+        Returns its result, or None when there is nothing to roll back to (a first deployment).
+        """
+        if self._rollback is None:
+            return None
+        return await self._rollback()

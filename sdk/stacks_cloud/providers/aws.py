@@ -1,0 +1,66 @@
+"""The built-in `aws` provider: the project's stacks (its `CloudApp`) deployed with the cdktf CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.error
+import urllib.request
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from stacks_cloud.cdk import App
+from stacks_cloud.config import AwsSettings
+from stacks_cloud.core.errors import ConfigError, Problem
+from stacks_cloud.models import DeploymentConfig, Health
+from stacks_cloud.providers.cdktf_cli import CdktfCliProvider
+
+
+class AwsProvider(CdktfCliProvider):
+    """Deploys the project's regional stack per region and the global stack; health from each region's API."""
+
+    name: ClassVar[str] = "aws"
+    settings_model: ClassVar[type[BaseModel] | None] = AwsSettings
+    health_timeout: float = 5.0
+
+    def build(self, config: DeploymentConfig, app: App) -> None:
+        project_app = self.runtime.app
+        if project_app is None or project_app.stack is None:
+            raise ConfigError(
+                "project",
+                [
+                    Problem(
+                        "main.py",
+                        None,
+                        "declares no app with a regional stack, which the 'aws' driver deploys.",
+                        "define `app = CloudApp(config=CLOUD, stack=YourStack)` in the project's main.py,"
+                        " or pass app=... to Cloud.deploy.",
+                    )
+                ],
+            )
+        project_app.build(config.cloud, app=app, project_dir=config.project_dir)
+
+    def url_from(self, outputs: dict[str, dict[str, Any]]) -> str | None:
+        for stack, values in outputs.items():
+            if stack.endswith("-global") and "Url" in values:
+                return str(values["Url"])
+        urls = [str(values["ApiUrl"]) for values in outputs.values() if "ApiUrl" in values]
+        return urls[0] if urls else None
+
+    async def health_of(self, outputs: dict[str, dict[str, Any]]) -> Health:
+        cloud = getattr(self.runtime, "cloud", None)
+        path = cloud.multi_region.health_check_path if cloud is not None else "/api/health"
+        urls = [f"{values['ApiUrl']}{path}" for values in outputs.values() if "ApiUrl" in values]
+        if not urls:
+            return Health.UNKNOWN
+        results = await asyncio.gather(*(asyncio.to_thread(self._healthy, url) for url in urls))
+        if all(results):
+            return Health.HEALTHY
+        return Health.DEGRADED if any(results) else Health.UNHEALTHY
+
+    def _healthy(self, url: str) -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=self.health_timeout) as response:
+                return 200 <= int(response.status) < 400
+        except (urllib.error.URLError, OSError, ValueError):
+            return False

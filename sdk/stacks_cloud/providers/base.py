@@ -1,0 +1,111 @@
+"""The `CloudProvider` interface: what the orchestrator needs from a deployment target.
+
+A provider deploys a `DeploymentConfig` and reports a `DeploymentResult`; it destroys a deployment
+by id and reports a `DeploymentStatus`. The guide's `CustomCloudProvider` in Python:
+
+    class CustomCloudProvider(CloudProvider):
+        name = "custom"
+
+        async def deploy(self, config: DeploymentConfig) -> DeploymentResult:
+            return DeploymentResult(success=True, url="https://app.custom-cloud.com",
+                                    deployment_id=config.deployment_id)
+
+        async def destroy(self, deployment_id: str) -> bool:
+            return True
+
+        async def get_status(self, deployment_id: str) -> DeploymentStatus:
+            return DeploymentStatus(status="running", health="healthy")
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from stacks_cloud.models import (
+    DeploymentConfig,
+    DeploymentResult,
+    DeploymentStatus,
+    LineSink,
+    PlanSummary,
+)
+from stacks_cloud.stacks.app import CloudApp
+
+
+class CloudProvider(ABC):
+    """A deployment target. Subclass it, set `name`, implement the three coroutines.
+
+    `settings_model` validates the provider's section of the config (default: `ProviderSettings`:
+    `api_key`, `region`, anything else passed through, secret-looking values masked). Errors a
+    provider raises should be `CloudProviderError` (the provider or its tool failed) or
+    `InfrastructureError` (the infrastructure is in the way: an apply failed, a lock is held);
+    anything else is wrapped in a `CloudProviderError` by the orchestrator.
+    """
+
+    name: ClassVar[str] = ""
+    settings_model: ClassVar[type[BaseModel] | None] = None
+    runtime: ProviderRuntime
+
+    @abstractmethod
+    async def deploy(self, config: DeploymentConfig) -> DeploymentResult:
+        """Create or update everything `config` describes and report where it runs.
+
+        Args:
+            config: the validated config, the deployment id and version, the provider's own settings
+                (`config.settings`), the stacks to deploy and a folder of the deployment's own.
+
+        Returns:
+            A `DeploymentResult`; `success=False` makes the orchestrator record a failure.
+
+        Raises:
+            CloudProviderError: the provider (or the tool it drives) failed.
+            InfrastructureError: the infrastructure refused the change (an apply failed, a lock is held).
+        """
+
+    @abstractmethod
+    async def destroy(self, deployment_id: str) -> bool:
+        """Remove what the deployment `deployment_id` created.
+
+        Returns:
+            True when everything is gone; False when the provider declined (nothing is recorded).
+
+        Raises:
+            CloudProviderError, InfrastructureError: as for `deploy`.
+        """
+
+    @abstractmethod
+    async def get_status(self, deployment_id: str) -> DeploymentStatus:
+        """Where the deployment `deployment_id` stands and how healthy it is.
+
+        Raises:
+            CloudProviderError: the status could not be read.
+        """
+
+    async def plan(self, config: DeploymentConfig) -> list[PlanSummary]:
+        """What a deploy of `config` would change, per stack.
+
+        Optional: the default raises `NotImplementedError`, which the CLI reports as "cannot plan".
+        """
+        raise NotImplementedError(f"provider {self.name!r} cannot plan")
+
+    def attach(self, runtime: ProviderRuntime) -> None:
+        """Called by the orchestrator before use: the project, its app, its ledger, where lines go."""
+        self.runtime = runtime
+
+
+class ProviderRuntime(BaseModel):
+    """What the orchestrator shares with a provider: the project, its app, the ledger, where lines go."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    project_dir: Path
+    ledger: Any
+    """The project's deployment ledger (`stacks_cloud.deploy.ledger.Ledger`)."""
+    cloud: Any = None
+    """The `CloudConfig` being run."""
+    app: CloudApp | None = None
+    """The project's app (its stack class), for providers that synthesize the project's stacks."""
+    on_line: LineSink | None = None

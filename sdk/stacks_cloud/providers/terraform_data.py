@@ -1,0 +1,40 @@
+"""The built-in `terraform` provider: stacks on a non-AWS Terraform provider, same orchestrator.
+
+Its stacks (`stacks.release_stack.ReleaseStack`) use cdktf's generic `TerraformProvider` /
+`TerraformResource` (no generated bindings) with Terraform's built-in provider, which needs no
+download. To deploy with another Terraform provider (Cloudflare, Google, ...), subclass
+`CdktfCliProvider` the same way and build your stacks with `cdk.generic.GenericProvider` and
+`generic_resource` (or generated bindings), then register an instance under `providers`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from stacks_cloud.cdk import App
+from stacks_cloud.models import DeploymentConfig
+from stacks_cloud.providers.cdktf_cli import CdktfCliProvider
+from stacks_cloud.stacks.app import regional_stack_name
+from stacks_cloud.stacks.backend import configure_app_backend
+from stacks_cloud.stacks.release_stack import ReleaseStack, ReleaseStackProps
+
+
+class TerraformDataProvider(CdktfCliProvider):
+    """One `ReleaseStack` per region, state on the config's backend."""
+
+    name: ClassVar[str] = "terraform"
+
+    def build(self, config: DeploymentConfig, app: App) -> None:
+        cloud = config.cloud
+        for region in cloud.regions:
+            name = regional_stack_name(cloud, region)
+            stack = ReleaseStack(
+                app,
+                name,
+                ReleaseStackProps(
+                    app_name=cloud.app_name, environment=cloud.environment, region=region, version=config.version
+                ),
+            )
+            configure_app_backend(
+                stack, name, cloud, project_dir=config.project_dir, outdir=config.work_dir / "cdktf.out"
+            )

@@ -1,0 +1,124 @@
+"""The ledger under concurrent writers, production safety in `destroy`, the CLI's error paths, progress output."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import stacks_cloud.cdk as cdk
+from config.cloud import load_config
+from stacks.custom_stack import CustomStack
+from stacks_cloud.deploy.ledger import Ledger
+from stacks_cloud.deploy.progress import Progress
+from stacks_cloud.providers.cdktf_cli import kept_addresses
+from stacks_cloud.stacks import build_app
+from stacks_cloud.testing import synth_file
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+CLI = Path(sys.executable).with_name("cloud")
+
+
+def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite", busy_timeout=60)
+    ids = [f"d{n}" for n in range(8)]
+    for deployment_id in ids:
+        ledger.start(deployment_id, app="a", environment="dev", version="1", provider="p", config_hash="h")
+
+    def write(deployment_id: str) -> None:
+        other = Ledger(tmp_path / "ledger.sqlite", busy_timeout=60)  # its own connection, as another process
+        for n in range(40):
+            other.set_stack(deployment_id, f"stack-{n}", "deployed", outputs={"n": n}, seconds=n)
+        other.set_status(deployment_id, "running", url=f"https://{deployment_id}")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(write, ids))
+    records = ledger.history("a", "dev", limit=100)
+    assert len(records) == 8
+    for record in records:
+        assert record.status == "running"
+        assert record.url == f"https://{record.id}"
+        assert len(record.stacks) == 40
+        assert record.stacks["stack-39"]["outputs"] == {"n": 39}
+
+
+def test_archive_round_trip_leaves_provider_binaries_out(tmp_path: Path) -> None:
+    outdir = tmp_path / "cdktf.out"
+    (outdir / "stacks" / "s" / ".terraform" / "providers").mkdir(parents=True)
+    (outdir / "stacks" / "s" / ".terraform" / "providers" / "huge").write_bytes(b"x" * 1000)
+    (outdir / "stacks" / "s" / "cdk.tf.json").write_text('{"resource": {}}')
+    (outdir / "manifest.json").write_text("{}")
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.start("d1", app="a", environment="dev", version="1", provider="p", config_hash="h")
+    ledger.archive("d1", outdir)
+    restored = ledger.extract("d1", tmp_path / "restored")
+    assert sorted(str(p.relative_to(restored)) for p in restored.rglob("*") if p.is_file()) == [
+        "manifest.json",
+        "stacks/s/cdk.tf.json",
+    ]
+
+
+def test_production_destroy_keeps_the_assets_bucket_and_its_settings(tmp_path: Path) -> None:
+    config = load_config("production", overrides={"state": {"localDir": str(tmp_path / ".state")}})
+    build_app(config, CustomStack, project_dir=PROJECT_DIR, app=cdk.App(outdir=str(tmp_path / "out"))).synth()
+    synthesized = synth_file(tmp_path / "out", "my-app-production-us-east-1")
+    kept = kept_addresses(synthesized)
+    assert "aws_s3_bucket.AssetsBucket_0DA5AAB6" in kept
+    assert all(".AssetsBucket_" in address for address in kept)  # only the bucket's construct
+    assert len(kept) >= 3  # the bucket with its versioning, encryption, public access block
+    development = load_config("development", overrides={"state": {"localDir": str(tmp_path / ".state")}})
+    build_app(development, CustomStack, project_dir=PROJECT_DIR, app=cdk.App(outdir=str(tmp_path / "dev"))).synth()
+    assert kept_addresses(synth_file(tmp_path / "dev", "my-app-development-us-east-1")) == []
+
+
+def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CLI), *args], cwd=PROJECT_DIR, input=stdin, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_destroying_production_without_a_terminal_needs_yes() -> None:
+    result = run_cli("--env", "production", "destroy")
+    assert result.returncode == 2
+    assert "destroying production needs --yes" in result.stderr
+
+
+def test_cli_reports_config_errors_with_exit_code_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"appName": "my-app", "region": "us-est-1", "driver": "nimbus"}))
+    result = run_cli("--config", str(bad), "deploy")
+    assert result.returncode == 2
+    assert "region = 'us-est-1'" in result.stderr
+    assert "Traceback" not in result.stderr
+    nimbus = tmp_path / "nimbus.json"
+    nimbus.write_text(json.dumps({"appName": "my-app", "driver": "nimbus", "state": {"localDir": str(tmp_path)}}))
+    result = run_cli("--config", str(nimbus), "status")
+    assert result.returncode == 2
+    assert "driver = 'nimbus': is not a registered provider" in result.stderr
+
+
+def test_progress_plain_lines_in_ci_and_secrets_masked() -> None:
+    stream = io.StringIO()
+    progress = Progress(stream, ci=True)
+    progress("app-us", "aws_sqs_queue.q: Creating...")
+    progress("app-eu", "password=hunter2 in a log line")
+    progress("app-us", "")
+    assert stream.getvalue().splitlines() == [
+        "[app-us] aws_sqs_queue.q: Creating...",
+        "[app-eu] password=********** in a log line",
+    ]
+
+
+def test_progress_live_redraws_one_line_per_stack() -> None:
+    stream = io.StringIO()
+    progress = Progress(stream, live=True)
+    progress("app-us", "aws_sqs_queue.q: Creating...")
+    progress("app-eu", "aws_s3_bucket.b: Creating...")
+    progress("app-us", "Apply complete! Resources: 1 added")
+    screen = stream.getvalue()
+    assert "\x1b[2F" in screen  # moved back over the two stack lines to redraw them
+    assert screen.rstrip().endswith("app-eu: aws_s3_bucket.b: Creating...")
+    assert "app-us: Apply complete! Resources: 1 added" in screen

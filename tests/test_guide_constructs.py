@@ -1,0 +1,158 @@
+"""The guide's constructs (`constructs_lib`) keep the guide's defaults, asserted on the synthesized Terraform."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+import stacks_cloud.cdk as cdk
+from constructs_lib import CustomApi, add_rds_database, add_redis_cluster, add_scheduled_function
+from stacks_cloud.constructs import Code, Vpc
+from stacks_cloud.core.errors import ConfigError
+from stacks_cloud.testing import assert_resource, find_resources, output_of, resources_of, synth
+
+CODE = Code.from_asset(Path(__file__).resolve().parent.parent / "dist")
+
+
+def test_custom_api_defaults_follow_the_guide(stack_scope: cdk.TerraformStack) -> None:
+    api = CustomApi(stack_scope, "Api", function_name="shop-api", handler="index.handler", code=CODE)
+    cdk.TerraformOutput(stack_scope, "Url", value=api.url)
+    out = synth(stack_scope)
+    fn = assert_resource(out, "aws_lambda_function", function_name="shop-api")
+    assert fn["runtime"] == "provided.al2"
+    assert fn["memory_size"] == 256
+    assert fn["timeout"] == 30
+    assert fn["handler"] == "index.handler"
+    assert fn["filename"].endswith("archive.zip")
+    assert_resource(out, "aws_api_gateway_rest_api", name="shop-api-api")
+    assert_resource(out, "aws_api_gateway_resource", path_part="{proxy+}")
+    methods = resources_of(out, "aws_api_gateway_method")
+    assert len(methods) == 2
+    assert {m["http_method"] for m in methods.values()} == {"ANY"}
+    integrations = resources_of(out, "aws_api_gateway_integration").values()
+    assert {i["type"] for i in integrations} == {"AWS_PROXY"}
+    assert all("invoke_arn" in i["uri"] for i in integrations)
+    assert_resource(out, "aws_api_gateway_stage", stage_name="prod")
+    permission = assert_resource(out, "aws_lambda_permission", principal="apigateway.amazonaws.com")
+    assert permission["source_arn"].endswith(".execution_arn}/*/*")
+    assert output_of(out, "Url")["value"].endswith(".invoke_url}")
+
+
+def test_custom_api_passes_its_options_to_the_function(stack_scope: cdk.TerraformStack) -> None:
+    CustomApi(
+        stack_scope, "Api", function_name="f", handler="h", memory_size=1024, timeout=timedelta(minutes=2), code=CODE
+    )
+    fn = assert_resource(synth(stack_scope), "aws_lambda_function", function_name="f")
+    assert (fn["memory_size"], fn["timeout"]) == (1024, 120)
+
+
+@pytest.mark.parametrize(
+    ("memory", "timeout", "path"),
+    [(64, 30, "memory_size"), (20000, 30, "memory_size"), (256, 0, "timeout"), (256, 901, "timeout")],
+)
+def test_custom_api_rejects_out_of_range_options(
+    stack_scope: cdk.TerraformStack, memory: int, timeout: int, path: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        CustomApi(stack_scope, "Api", function_name="f", handler="h", memory_size=memory, timeout=timeout, code=CODE)
+    assert error.value.paths == [path]
+    assert "test/Api/Function" in str(error.value)  # names the construct
+
+
+# --- scheduled functions ---------------------------------------------------------------------------
+
+
+def test_scheduled_function(stack_scope: cdk.TerraformStack) -> None:
+    function = add_scheduled_function(
+        stack_scope, "DailyCleanup", schedule="cron(0 0 * * ? *)", handler="cleanup.handler", code=CODE
+    )
+    out = synth(stack_scope)
+    fn = assert_resource(out, "aws_lambda_function", function_name="DailyCleanup")
+    assert fn["memory_size"] == 128
+    assert fn["handler"] == "cleanup.handler"
+    assert_resource(out, "aws_cloudwatch_event_rule", schedule_expression="cron(0 0 * * ? *)")
+    target = next(iter(resources_of(out, "aws_cloudwatch_event_target").values()))
+    assert "aws_lambda_function" in target["arn"]
+    permission = assert_resource(out, "aws_lambda_permission", principal="events.amazonaws.com")
+    assert "aws_cloudwatch_event_rule" in permission["source_arn"]
+    assert_resource(out, "aws_cloudwatch_event_rule", name="DailyCleanup-schedule")
+    assert function.grant_role is function.role  # the guide returns the function: grants go to its role
+
+
+def test_scheduled_function_name_must_leave_room_for_the_rule_name(stack_scope: cdk.TerraformStack) -> None:
+    with pytest.raises(ConfigError) as error:
+        add_scheduled_function(stack_scope, "J" * 58, schedule="rate(1 day)", handler="h", code=CODE)
+    assert error.value.paths == ["rule_name"]
+    assert "64 characters" in str(error.value)
+
+
+@pytest.mark.parametrize("schedule", ["cron(0 0 * * *)", "daily", "rate(2 hour)"])
+def test_scheduled_function_rejects_bad_schedules(stack_scope: cdk.TerraformStack, schedule: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        add_scheduled_function(stack_scope, "Job", schedule=schedule, handler="h", code=CODE)
+    assert error.value.paths == ["schedule"]
+
+
+def test_rds_database_follows_the_guide_and_hides_the_password(stack_scope: cdk.TerraformStack) -> None:
+    network = Vpc(stack_scope, "Network")
+    database = add_rds_database(stack_scope, "Database", network, identifier="my-app-dev-db")
+    cdk.TerraformOutput(stack_scope, "Secret", value=database.secret_arn)
+    out = synth(stack_scope)
+    instance = assert_resource(out, "aws_db_instance", identifier="my-app-dev-db")
+    assert (instance["engine"], instance["engine_version"]) == ("mysql", "8.0")
+    assert instance["instance_class"] == "db.t3.small"
+    assert (instance["allocated_storage"], instance["max_allocated_storage"]) == (20, 100)
+    assert instance["backup_retention_period"] == 7
+    assert instance["deletion_protection"] is True
+    assert instance["multi_az"] is False
+    assert instance["manage_master_user_password"] is True
+    assert instance["storage_encrypted"] is True
+    assert instance["publicly_accessible"] is False
+    assert "password" not in instance
+    assert "password" not in json.dumps(out).replace("manage_master_user_password", "")
+    group = next(iter(resources_of(out, "aws_db_subnet_group").values()))
+    assert len(group["subnet_ids"]) == 2
+    ingress = assert_resource(out, "aws_vpc_security_group_ingress_rule", from_port=3306)
+    assert "AppSecurityGroup" in ingress["referenced_security_group_id"]
+    assert ".master_user_secret[0].secret_arn" in output_of(out, "Secret")["value"]
+
+
+def test_rds_options(stack_scope: cdk.TerraformStack) -> None:
+    network = Vpc(stack_scope, "Network")
+    add_rds_database(stack_scope, "Db", network, instance_type="db.r6g.large", engine="postgres", multi_az=True)
+    instance = assert_resource(synth(stack_scope), "aws_db_instance", identifier="db")
+    assert (instance["engine"], instance["instance_class"], instance["multi_az"], instance["port"]) == (
+        "postgres",
+        "db.r6g.large",
+        True,
+        5432,
+    )
+
+
+def test_rds_rejects_bad_options(stack_scope: cdk.TerraformStack) -> None:
+    network = Vpc(stack_scope, "Network")
+    with pytest.raises(ConfigError) as error:
+        add_rds_database(stack_scope, "Db", network, instance_type="t3.small", engine="oracle")
+    assert set(error.value.paths) == {"instance_type", "engine"}
+
+
+def test_redis_cluster(stack_scope: cdk.TerraformStack) -> None:
+    network = Vpc(stack_scope, "Network")
+    add_redis_cluster(stack_scope, "Cache", network, cluster_id="my-app-dev-cache")
+    out = synth(stack_scope)
+    cluster = assert_resource(out, "aws_elasticache_cluster", cluster_id="my-app-dev-cache")
+    assert (cluster["engine"], cluster["node_type"], cluster["num_cache_nodes"]) == ("redis", "cache.t3.micro", 1)
+    assert cluster["engine_version"] == "7.1"
+    assert "aws_elasticache_subnet_group" in cluster["subnet_group_name"]
+    assert_resource(out, "aws_elasticache_subnet_group", description="Subnet group for Redis cluster")
+    assert find_resources(out, "aws_vpc_security_group_ingress_rule", from_port=6379, to_port=6379)
+
+
+def test_redis_rejects_more_than_one_node(stack_scope: cdk.TerraformStack) -> None:
+    network = Vpc(stack_scope, "Network")
+    with pytest.raises(ConfigError, match="replication group") as error:
+        add_redis_cluster(stack_scope, "Cache", network, num_cache_nodes=2, node_type="m5.large")
+    assert set(error.value.paths) == {"num_cache_nodes", "node_type"}
