@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
-from config.sections import ApiSettings, CacheSettings, DatabaseSettings, ScheduledFunctionSettings
+from config.sections import ApiSettings, CacheSettings, DatabaseSettings, JobsSettings, ScheduledFunctionSettings
 from hooks import on_error, post_deploy_hook, pre_deploy_hook
 from providers import CustomCloudProvider
 from stacks_cloud import CloudConfig, DerivedName, Problem, from_env
@@ -24,6 +24,7 @@ class AppConfig(CloudConfig):
     """`CloudConfig` with the sections the guide's `CustomStack` reads."""
 
     api: ApiSettings = Field(default_factory=ApiSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
     scheduled_functions: list[ScheduledFunctionSettings] = Field(default_factory=list)
     database: DatabaseSettings | None = None
     """Default: no database (and no VPC unless a cache is configured)."""

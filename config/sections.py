@@ -28,6 +28,15 @@ class ApiSettings(Model):
     """Folder zipped as the function's code, relative to the project. Default: dist (the guide's `./dist`)."""
 
 
+class JobsSettings(Model):
+    """The app's background jobs queue (the guide's `JobsQueue` in `CustomStack`)."""
+
+    visibility_timeout: Annotated[timedelta, Field(ge=timedelta(0), le=timedelta(hours=12))] = timedelta(seconds=300)
+    """How long a received job stays hidden from other workers. Default: 300 s (the guide's)."""
+    retention_period: Annotated[timedelta, Field(ge=timedelta(minutes=1), le=timedelta(days=14))] = timedelta(days=14)
+    """How long an unprocessed job is kept. Default: 14 days (the guide's)."""
+
+
 class ScheduledFunctionSettings(Model):
     """A function run on a schedule (the guide's `addScheduledFunction`)."""
 

@@ -8,8 +8,6 @@ database and cache in a VPC.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from config.cloud import AppConfig
 from constructs_lib import CustomApi, add_rds_database, add_redis_cluster, add_scheduled_function
 from stacks_cloud import RegionalStack, RegionalStackProps
@@ -49,8 +47,8 @@ class CustomStack(RegionalStack[AppConfig]):
             self,
             "JobsQueue",
             queue_name=names.name("jobs"),
-            visibility_timeout=timedelta(seconds=300),
-            retention_period=timedelta(days=14),
+            visibility_timeout=config.jobs.visibility_timeout,  # the guide's 300 s by default
+            retention_period=config.jobs.retention_period,  # and 14 days
         )
 
         network = Vpc(self, "Network", name=names.prefix) if (config.database or config.cache) else None

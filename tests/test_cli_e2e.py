@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
-from stacks_cloud.deploy.ledger import Ledger
+from stacks_cloud.config import S3StateSettings, StateEndpoints
+from stacks_cloud.deploy.ledger import S3Ledger
 from tests.servers import Moto, moto_server
+from tests.test_main import copy_project
 
 pytestmark = [pytest.mark.terraform, pytest.mark.e2e]
 
@@ -74,18 +76,24 @@ class Project:
     config_file: Path
     state_dir: Path
     env: dict[str, str]
+    root: Path
 
     def cloud(
         self, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 900
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(CLI), "--config", str(self.config_file), *args],
-            cwd=PROJECT_DIR,
+            cwd=self.root,
             env={**self.env, **(extra_env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
+        )
+
+    def state_settings(self) -> S3StateSettings:
+        return S3StateSettings(
+            bucket="clie2e-state", region="us-east-1", endpoints=StateEndpoints(s3=self.moto.url), use_path_style=True
         )
 
     def memory(self, region: str) -> int:
@@ -105,7 +113,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, tf_env: dict[str, str]) ->
         config_file.write_text(CONFIG_FILE.format(moto_url=moto.url, zone=ZONE, state_dir=str(state_dir)))
         env = moto.aws_env({k: v for k, v in os.environ.items() if not k.startswith("E2E_")})
         env["CI"] = "1"
-        yield Project(moto, config_file, state_dir, env)
+        yield Project(moto, config_file, state_dir, env, copy_project(work))
 
 
 def as_json(result: subprocess.CompletedProcess[str]) -> Any:
@@ -140,9 +148,13 @@ def test_the_whole_lifecycle(project: Project) -> None:
     assert "post_deploy hook 'smoke_test' failed: smoke test failed for version v2" in failed.stderr
     assert all(project.memory(region) == 512 for region in REGIONS)  # v1 is live again
 
-    ledger = Ledger(project.state_dir / "ledger.sqlite")
+    # History is kept beside the state, in the state bucket: nothing in the project.
+    assert not (project.state_dir / "ledger.sqlite").exists()
+    ledger = S3Ledger(
+        project.state_settings(), app="clie2e", environment="development", client=project.moto.client("s3")
+    )
     rollback, broken, good = ledger.history("clie2e", "development")[:3]
-    assert (good.version, good.status) == ("v1", "running")
+    assert (good.version, good.status) == ("v1", "superseded")
     assert (broken.version, broken.status) == ("v2", "rolled_back")
     assert (rollback.version, rollback.status, rollback.rollback_of) == ("v1", "running", broken.id)
     assert set(run["status"] for run in rollback.stacks.values()) == {"deployed"}

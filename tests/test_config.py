@@ -188,11 +188,7 @@ def test_secrets_never_appear_in_error_messages() -> None:
 def test_multi_region_rules() -> None:
     with pytest.raises(ConfigError) as error:
         validate(multiRegion={"enabled": True, "replicaRegions": ["eu-west-1", "eu-west-1"]})
-    assert set(error.value.paths) == {
-        "multi_region.primary_region",
-        "multi_region.replica_regions.1",
-        "multi_region.domain_name",
-    }
+    assert set(error.value.paths) == {"multi_region.primary_region", "multi_region.replica_regions.1"}
     with pytest.raises(ConfigError) as error:
         validate(
             multiRegion={
@@ -203,6 +199,16 @@ def test_multi_region_rules() -> None:
             }
         )
     assert error.value.paths == ["multi_region.replica_regions"]
+
+
+def test_the_guides_multi_region_config_as_written_deploys_regions_with_a_warning() -> None:
+    guide = {"enabled": True, "primaryRegion": "us-east-1", "replicaRegions": ["eu-west-1", "ap-southeast-1"]}
+    config = validate(multiRegion={**guide, "routing": "latency"})
+    assert config.regions == ["us-east-1", "eu-west-1", "ap-southeast-1"]
+    assert not config.multi_region.routed
+    (warning,) = config.warnings
+    assert "routing needs `domainName`" in warning
+    assert validate(multiRegion={**guide, "domainName": "api.myapp.com"}).warnings == []
 
 
 def test_config_is_immutable() -> None:

@@ -34,7 +34,7 @@ def test_custom_api_defaults_follow_the_guide(stack_scope: cdk.TerraformStack) -
     assert {m["http_method"] for m in methods.values()} == {"ANY"}
     integrations = resources_of(out, "aws_api_gateway_integration").values()
     assert {i["type"] for i in integrations} == {"AWS_PROXY"}
-    assert all("invoke_arn" in i["uri"] for i in integrations)
+    assert all(i["uri"].endswith(":function:shop-api/invocations") for i in integrations)
     assert_resource(out, "aws_api_gateway_stage", stage_name="prod")
     permission = assert_resource(out, "aws_lambda_permission", principal="apigateway.amazonaws.com")
     assert permission["source_arn"].endswith(".execution_arn}/*/*")

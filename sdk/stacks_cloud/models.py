@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,14 +20,25 @@ from stacks_cloud.config import CloudConfig, ProviderSettings
 
 
 class State(StrEnum):
-    """Where a deployment stands."""
+    """Where a deployment stands. At most one deployment of an environment is `running` (the live one)."""
 
     PENDING = "pending"
+    """Recorded; its pre-deploy hooks run."""
     DEPLOYING = "deploying"
     RUNNING = "running"
+    """Completed and live."""
+    SUPERSEDED = "superseded"
+    """Completed, then replaced by a newer deployment that completed."""
     FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    """Stopped by Ctrl-C, SIGTERM or the death of the deploying process; its finished stacks are recorded."""
     DESTROYED = "destroyed"
     ROLLED_BACK = "rolled_back"
+    """Failed, and an earlier deployment was deployed again in its place."""
+
+
+COMPLETED_STATES = frozenset({State.RUNNING, State.SUPERSEDED})
+"""Deployments that applied completely: what a rollback can go back to."""
 
 
 class Health(StrEnum):
@@ -88,13 +99,23 @@ class DeploymentResult(BaseModel):
 
 
 class DeploymentStatus(BaseModel):
-    """The guide's `DeploymentStatus` (`status`, `health`) plus the state of each stack."""
+    """The guide's `DeploymentStatus` (`status`, `health`) plus the state of each stack.
+
+    For an environment, `Cloud.status` describes what is live (the last deployment that completed)
+    and lists any deployment in progress; `status` is `pending` when nothing is live.
+    """
 
     status: State
     health: Health = Health.UNKNOWN
     stacks: dict[str, str] = Field(default_factory=dict)
     version: str | None = None
     url: str | None = None
+    deployment_id: str | None = None
+    """The deployment described (the live one for an environment)."""
+    in_progress: list[str] = Field(default_factory=list)
+    """Deployments of the environment that are running now."""
+    lock: dict[str, Any] | None = None
+    """The environment lock's holder, if any (`stale: true` when its process is gone)."""
 
 
 class PlanSummary(BaseModel):
@@ -109,6 +130,84 @@ class PlanSummary(BaseModel):
     @property
     def has_changes(self) -> bool:
         return bool(self.add or self.change or self.destroy)
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    """One deployment as the ledger keeps it: what ran, how it ended, and what is needed to run it again.
+
+    `config_snapshot` is the validated config as deployed (secrets masked, hooks and provider objects
+    left out); `has_archive` says whether its synthesized stacks were archived (cdktf-based providers).
+    """
+
+    id: str
+    app: str
+    environment: str
+    version: str
+    provider: str
+    config_hash: str
+    status: str
+    url: str | None
+    error: str | None
+    rollback_of: str | None
+    started_at: float
+    finished_at: float | None
+    has_archive: bool
+    stacks: dict[str, dict[str, Any]]
+    kind: str = "deploy"
+    """`deploy`, or `rollback` (a re-deployment of an earlier record)."""
+    config_snapshot: dict[str, Any] | None = None
+    operator: str | None = None
+    """`user@host` that ran it."""
+
+    @property
+    def completed(self) -> bool:
+        return self.status in COMPLETED_STATES
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {key: value for key, value in self.__dict__.items() if key != "config_snapshot"}
+        return data
+
+
+@dataclass(frozen=True)
+class StateLock:
+    """A terraform state lock left on a stack's state (by a run that crashed or was killed).
+
+    Attributes: the `stack`, the lock's `lock_id` (what `terraform force-unlock` takes), `who` held it
+    and when it was `created`, the `operation`, and `where` it is stored (an S3 key, a lock-table item).
+    """
+
+    stack: str
+    lock_id: str
+    who: str
+    created: str
+    operation: str
+    where: str
+
+    def describe(self) -> str:
+        return f"{self.stack}: lock {self.lock_id} ({self.operation} by {self.who} at {self.created}) in {self.where}"
+
+
+class LedgerView(Protocol):
+    """What a provider may do with the deployment ledger (the orchestrator hands it one)."""
+
+    def set_stack(
+        self,
+        deployment_id: str,
+        stack: str,
+        status: str,
+        *,
+        outputs: dict[str, Any] | None = None,
+        seconds: float | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record the state of one stack of a deployment."""
+
+    def get(self, deployment_id: str) -> DeploymentRecord | None:
+        """A deployment's record, or None."""
+
+    def extract(self, deployment_id: str, target: Path) -> Path:
+        """Unpack the deployment's archived synth into `target`; LookupError when it has none."""
 
 
 @dataclass

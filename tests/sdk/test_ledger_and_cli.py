@@ -12,9 +12,9 @@ from pathlib import Path
 import stacks_cloud.cdk as cdk
 from config.cloud import load_config
 from stacks.custom_stack import CustomStack
-from stacks_cloud.deploy.ledger import Ledger
+from stacks_cloud.deploy.ledger import SqliteLedger as Ledger
 from stacks_cloud.deploy.progress import Progress
-from stacks_cloud.providers.cdktf_cli import kept_addresses
+from stacks_cloud.providers.cdktf_stacks import kept_addresses
 from stacks_cloud.stacks import build_app
 from stacks_cloud.testing import synth_file
 
@@ -122,3 +122,77 @@ def test_progress_live_redraws_one_line_per_stack() -> None:
     assert "\x1b[2F" in screen  # moved back over the two stack lines to redraw them
     assert screen.rstrip().endswith("app-eu: aws_s3_bucket.b: Creating...")
     assert "app-us: Apply complete! Resources: 1 added" in screen
+
+
+TINY_PROJECT = """
+from stacks_cloud import CloudProvider, DeploymentResult, DeploymentStatus
+
+
+class Noop(CloudProvider):
+    name = "noop"
+
+    async def deploy(self, config):
+        return DeploymentResult(success=True, deployment_id=config.deployment_id)
+
+    async def destroy(self, deployment_id):
+        return True
+
+    async def get_status(self, deployment_id):
+        return DeploymentStatus(status="running")
+
+
+CLOUD = {"appName": "tiny", "driver": "noop", "providers": {"noop": Noop()}}
+"""
+
+
+def tiny_project(root: Path) -> Path:
+    (root / "config").mkdir(parents=True)
+    (root / "cdktf.json").write_text('{"language": "python", "app": "python main.py"}')
+    (root / "config" / "__init__.py").write_text("")
+    (root / "config" / "cloud.py").write_text(TINY_PROJECT)
+    return root
+
+
+def test_a_damaged_ledger_is_exit_1_with_a_message_and_a_json_error(tmp_path: Path) -> None:
+    project = tiny_project(tmp_path / "tiny")
+    deployed = subprocess.run([str(CLI), "deploy", "--version", "1"], cwd=project, capture_output=True, text=True)
+    assert deployed.returncode == 0, deployed.stderr
+    ledger = project / ".state" / "ledger.sqlite"
+    ledger.write_bytes(b"\0garbage" * 512)
+    for name in ("ledger.sqlite-wal", "ledger.sqlite-shm"):
+        (project / ".state" / name).unlink(missing_ok=True)
+    for args in (["status"], ["--json", "status"], ["deploy"]):
+        result = subprocess.run([str(CLI), *args], cwd=project, capture_output=True, text=True, check=False)
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        assert "is damaged" in result.stderr
+        assert f"mv {ledger} {ledger}.damaged" in result.stderr
+    error = json.loads(
+        subprocess.run([str(CLI), "status", "--json"], cwd=project, capture_output=True, text=True).stdout
+    )
+    assert (error["success"], error["type"]) == (False, "LedgerError")
+
+
+def test_unlock_asks_first_and_removes_a_stale_lock(tmp_path: Path) -> None:
+    from stacks_cloud.deploy.ledger import LockHolder, SqliteLedger
+
+    project = tiny_project(tmp_path / "tiny")
+    ledger = SqliteLedger(project / ".state" / "ledger.sqlite")
+    ledger.start(
+        "development-old", app="tiny", environment="development", version="1", provider="noop", config_hash="h"
+    )
+    ledger.create_lock("tiny", "development", LockHolder.for_this_process("development-old", "deploy"))
+    refused = subprocess.run([str(CLI), "deploy"], cwd=project, capture_output=True, text=True, check=False)
+    assert refused.returncode == 1
+    assert "is locked by another run: deploy development-old" in refused.stderr
+    unasked = subprocess.run([str(CLI), "unlock"], cwd=project, capture_output=True, text=True, check=False)
+    assert unasked.returncode == 2
+    assert "Run with --yes to confirm without a terminal" in unasked.stderr
+    assert ledger.read_lock("tiny", "development") is not None
+    removed = subprocess.run([str(CLI), "--json", "unlock", "--yes"], cwd=project, capture_output=True, text=True)
+    assert removed.returncode == 0, removed.stderr
+    assert json.loads(removed.stdout)["removed"]["deployment_id"] == "development-old"
+    assert ledger.read_lock("tiny", "development") is None
+    assert ledger.get("development-old").status == "interrupted"  # type: ignore[union-attr]
+    deployed = subprocess.run([str(CLI), "deploy"], cwd=project, capture_output=True, text=True, check=False)
+    assert deployed.returncode == 0, deployed.stderr

@@ -25,7 +25,7 @@ from stacks_cloud import (
     State,
 )
 from stacks_cloud.config import CloudConfig
-from stacks_cloud.deploy.ledger import Ledger
+from stacks_cloud.deploy.ledger import SqliteLedger as Ledger
 from stacks_cloud.hooks import hook
 from stacks_cloud.models import DeploymentContext
 
@@ -259,10 +259,10 @@ def test_on_error_rollback_redeploys_the_last_good_version(tmp_path: Path) -> No
     assert provider.deployed[-1].rollback_of is not None
     assert rolled_back == [good.deployment_id]
     history = ledger(tmp_path).history("my-app", "development")
-    assert [(r.version, r.status) for r in history] == [
-        ("1.0.0", "running"),  # the rollback deployment
-        ("2.0.0", "rolled_back"),
-        ("1.0.0", "running"),
+    assert [(r.version, r.status, r.kind) for r in history] == [
+        ("1.0.0", "running", "rollback"),  # the rollback deployment, live now
+        ("2.0.0", "rolled_back", "deploy"),
+        ("1.0.0", "superseded", "deploy"),  # replaced by its own re-deployment
     ]
     assert history[0].rollback_of == history[1].id
 

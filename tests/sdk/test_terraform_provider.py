@@ -11,8 +11,8 @@ import pytest
 
 from stacks_cloud import Cloud
 from stacks_cloud.config import CloudConfig
-from stacks_cloud.deploy.ledger import Ledger
-from stacks_cloud.providers.cdktf_cli import CdktfCliProvider
+from stacks_cloud.deploy.ledger import SqliteLedger as Ledger
+from stacks_cloud.providers.cdktf_stacks import CdktfStacksProvider
 
 pytestmark = pytest.mark.terraform
 
@@ -86,5 +86,5 @@ def test_waves_put_dependents_after_their_dependencies(tmp_path: Path) -> None:
             }
         )
     )
-    assert CdktfCliProvider.waves(tmp_path) == [["a-eu", "a-us"], ["a-global"]]
-    assert CdktfCliProvider.waves(tmp_path, ["a-global"]) == [["a-global"]]
+    assert CdktfStacksProvider.waves(tmp_path) == [["a-eu", "a-us"], ["a-global"]]
+    assert CdktfStacksProvider.waves(tmp_path, ["a-global"]) == [["a-global"]]

@@ -144,6 +144,11 @@ class CloudConfig(Model):
         return AwsSettings.model_validate(section.model_dump(exclude_none=True)) if section else AwsSettings()
 
     @property
+    def warnings(self) -> list[str]:
+        """Advice about this config that does not stop a deploy (printed by the CLI and `cdktf synth`)."""
+        return self.multi_region.warnings()
+
+    @property
     def resource_prefix(self) -> str:
         return f"{self.app_name}-{self.environment}"
 

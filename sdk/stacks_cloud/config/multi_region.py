@@ -165,16 +165,25 @@ class MultiRegionConfig(Model):
             seen.add(region)
         return problems
 
+    def warnings(self) -> list[str]:
+        """Advice that does not stop a deploy: the guide's config without a domain gets no routing."""
+        if self.enabled and self.domain_name is None:
+            return [
+                f"multiRegion: {self.routing.value} routing needs `domainName` (and `hostedZone`, default: the"
+                " domain without its first label); without them each region is deployed with its own API URL and"
+                " no global stack routes users between them. Set e.g. domainName: 'api.myapp.com' in a Route53"
+                " zone you own."
+            ]
+        return []
+
+    @property
+    def routed(self) -> bool:
+        """Whether a global stack routes users between the regions (enabled, with a domain)."""
+        return self.enabled and self.domain_name is not None
+
     def _dns_problems(self) -> list[Problem]:
         if self.domain_name is None:
-            return [
-                Problem(
-                    "multi_region.domain_name",
-                    None,
-                    "is required when multi-region is enabled: the global stack routes this name between regions.",
-                    "set domainName, e.g. 'api.myapp.com', in a Route53 hosted zone you own.",
-                )
-            ]
+            return []
         zone = self.zone_name or ""
         if self.domain_name != zone and not self.domain_name.endswith(f".{zone}"):
             return [

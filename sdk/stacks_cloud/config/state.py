@@ -102,6 +102,8 @@ class StateConfig(Model):
     """Required when backend is 's3'."""
     cloud: CloudStateSettings | None = None
     """Required when backend is 'cloud'."""
+    keep_archives: Annotated[int, Field(ge=1, le=1000)] = 10
+    """The synthesized stacks of the last N completed deployments are kept for rollbacks. Default: 10."""
 
     def semantic_problems(self) -> list[Problem]:
         problems = []

@@ -6,13 +6,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from stacks_cloud.cdk import AssetType, Construct, TerraformAsset, TerraformStack
 from stacks_cloud.cdk.aws import (
+    data_aws_caller_identity,
     data_aws_partition,
+    data_aws_region,
     iam_role,
     iam_role_policy_attachment,
     lambda_function,
@@ -121,13 +123,31 @@ class FunctionOptions(Options):
         return value
 
 
-def stack_partition(scope: Construct) -> data_aws_partition.DataAwsPartition:
-    """One `aws_partition` data source per stack, shared by its functions (aws, aws-cn, aws-us-gov)."""
+SingletonT = TypeVar("SingletonT", bound=Construct)
+
+
+def _per_stack(scope: Construct, construct_id: str, kind: type[SingletonT]) -> SingletonT:
+    """The stack's one `kind` data source with id `construct_id`, created on first use and shared."""
     stack = TerraformStack.of(scope)
-    existing = stack.node.try_find_child("AwsPartition")
-    if isinstance(existing, data_aws_partition.DataAwsPartition):
+    existing = stack.node.try_find_child(construct_id)
+    if isinstance(existing, kind):
         return existing
-    return data_aws_partition.DataAwsPartition(stack, "AwsPartition")
+    return kind(stack, construct_id)
+
+
+def stack_partition(scope: Construct) -> data_aws_partition.DataAwsPartition:
+    """The stack's `aws_partition` data source, shared by its functions (aws, aws-cn, aws-us-gov)."""
+    return _per_stack(scope, "AwsPartition", data_aws_partition.DataAwsPartition)
+
+
+def stack_region(scope: Construct) -> data_aws_region.DataAwsRegion:
+    """The stack's `aws_region` data source: the region of its provider."""
+    return _per_stack(scope, "AwsRegion", data_aws_region.DataAwsRegion)
+
+
+def stack_account(scope: Construct) -> data_aws_caller_identity.DataAwsCallerIdentity:
+    """The stack's `aws_caller_identity` data source: the account it deploys to."""
+    return _per_stack(scope, "AwsAccount", data_aws_caller_identity.DataAwsCallerIdentity)
 
 
 class Function(Construct):
@@ -204,3 +224,17 @@ class Function(Construct):
     @property
     def invoke_arn(self) -> str:
         return str(self.function.invoke_arn)
+
+    @property
+    def invoke_uri(self) -> str:
+        """The URI an API Gateway integration invokes this function with, built from its name, not its resource.
+
+        The same value as `invoke_arn`, but without a reference to the function's resource: API
+        Gateway's deployment is `create_before_destroy`, which Terraform propagates to everything it
+        depends on. Through `invoke_arn`, a tainted function (what an interrupted create leaves) would
+        be replaced create-before-destroy and collide with itself on its fixed name.
+        """
+        partition, region = stack_partition(self).partition, stack_region(self).name
+        account = stack_account(self).account_id
+        function = f"arn:{partition}:lambda:{region}:{account}:function:{self.options.function_name}"
+        return f"arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{function}/invocations"

@@ -112,7 +112,7 @@ class LambdaRestApi(Construct):
             http_method=method.http_method,
             type="AWS_PROXY",
             integration_http_method="POST",
-            uri=self.handler.invoke_arn,
+            uri=self.handler.invoke_uri,  # not invoke_arn: see Function.invoke_uri
         )
         return method, integration
 

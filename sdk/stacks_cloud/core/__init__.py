@@ -4,8 +4,10 @@ from stacks_cloud.core.errors import (
     CloudError,
     CloudProviderError,
     ConfigError,
+    DeploymentLockedError,
     HookError,
     InfrastructureError,
+    LedgerError,
     Problem,
 )
 
@@ -13,7 +15,9 @@ __all__ = [
     "CloudError",
     "CloudProviderError",
     "ConfigError",
+    "DeploymentLockedError",
     "HookError",
     "InfrastructureError",
+    "LedgerError",
     "Problem",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from stacks_cloud.core.secrets import redact
 
@@ -118,3 +119,25 @@ class HookError(CloudError):
         self.hook = hook
         self.phase = phase
         super().__init__(f"{phase} hook {hook!r} failed: {message}")
+
+
+class LedgerError(CloudError):
+    """The deployment ledger cannot be read or written: damaged, locked by another process, read-only, or
+    out of reach. Names the store and says how to recover."""
+
+    def __init__(self, message: str, *, store: str, fix: str = "") -> None:
+        self.store = store
+        self.fix = fix
+        super().__init__(f"deployment ledger {store}: {message}" + (f" Fix: {fix}" if fix else ""))
+
+
+class DeploymentLockedError(InfrastructureError):
+    """Another deployment of the same environment holds the environment lock.
+
+    `holder` says who (user, host, pid), which deployment and since when; `cloud unlock` removes a
+    stale lock after confirmation.
+    """
+
+    def __init__(self, message: str, *, holder: Any) -> None:
+        self.holder = holder
+        super().__init__(message)

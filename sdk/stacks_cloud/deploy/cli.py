@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,11 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--stacks", nargs="+", help="only these stacks")
         sub.add_argument("--concurrency", type=int, default=4, help="stacks at once (default 4)")
     deploy.add_argument("--version", dest="release", help="version label (default: git describe)")
+    deploy.add_argument(
+        "--rollback-on-interrupt",
+        action="store_true",
+        help="run the on-error hooks (and their rollback) when the deploy is interrupted (default: do not)",
+    )
     destroy = command("destroy", "destroy the environment's stacks")
     destroy.add_argument("--yes", action="store_true", help="do not ask (required for production without a terminal)")
-    status = command("status", "status and health of the latest (or given) deployment")
+    status = command("status", "what is live, what is in progress, and the history")
     status.add_argument("deployment_id", nargs="?")
-    command("rollback", "re-deploy the last good deployment")
+    rollback = command("rollback", "re-deploy the last good deployment")
+    rollback.add_argument(
+        "--recreate", action="store_true", help="after a destroy: deploy the destroyed deployment again"
+    )
+    unlock = command("unlock", "remove a stale environment lock, or stacks' terraform state locks (--stack)")
+    unlock.add_argument("--stack", dest="unlock_stacks", action="append", metavar="NAME", help="a stack's state lock")
+    unlock.add_argument("--yes", action="store_true", help="do not ask (required without a terminal)")
     command("bootstrap", "create the S3 state bucket (and lock table) when missing")
     return parser
 
@@ -98,16 +112,75 @@ def main(argv: list[str] | None = None) -> int:
         os.chdir(project.root)  # as `cdktf synth` runs the app: relative paths are the project's
         environment = args.env or os.environ.get("APP_ENV") or None
         config = project.load_config(environment, config_file=config_file)
-        return asyncio.run(_run(args, config, project))
+        for warning in config.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        return run_interruptible(_run(args, config, project))
     except ConfigError as error:
         _fail(args, error, "ConfigError")
         return EXIT_USAGE
     except CloudError as error:
         _fail(args, error, type(error).__name__, prefix=f"cloud {args.command} failed: ")
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        _fail(args, RuntimeError("interrupted"), "Interrupted")
         return EXIT_INTERRUPTED
+
+
+def run_interruptible(main: Coroutine[Any, Any, int]) -> int:
+    """Run `main` with two-stage interruption (SIGINT or SIGTERM).
+
+    First: `main` is cancelled; no new stack starts, and running terraform finishes its stack, so
+    nothing is left half-created (the AWS provider's own graceful stop cancels its API calls in
+    flight); then exit 130. Second: running terraform gets SIGINT, once. Later ones only say so.
+    """
+    from stacks_cloud.providers.process import force_interrupt, reset_interrupt
+
+    reset_interrupt()
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(main)
+    received: list[int] = []
+
+    def stop(signum: int) -> None:
+        received.append(signum)
+        name = signal.Signals(signum).name
+        if len(received) == 1:
+            print(
+                f"\n{name}: stopping. No new stack starts; running terraform finishes its stack, so that nothing is"
+                " left half-created. Press Ctrl-C again to interrupt terraform now.",
+                file=sys.stderr,
+                flush=True,
+            )
+            task.cancel()
+        elif len(received) == 2:
+            print(
+                f"\n{name} again: interrupting terraform. It stops after the operations in flight; resources it was"
+                " creating may be left tainted (replaced by the next deploy) or created but unrecorded (the next"
+                " deploy names them).",
+                file=sys.stderr,
+                flush=True,
+            )
+            force_interrupt()
+        else:
+            print("still stopping: terraform is saving its state...", file=sys.stderr, flush=True)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        return loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        print(
+            "interrupted: the deployment is recorded as interrupted; run the command again to continue", file=sys.stderr
+        )
+        return EXIT_INTERRUPTED
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
 
 
 def _fail(args: argparse.Namespace, error: Exception, kind: str, *, prefix: str = "") -> None:
@@ -119,6 +192,50 @@ def _fail(args: argparse.Namespace, error: Exception, kind: str, *, prefix: str 
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
     print(json.dumps(data, indent=2, default=str) if args.json else text)
+
+
+def _confirm(args: argparse.Namespace, question: str, answer: str) -> bool:
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        print(f"{question} Run with --yes to confirm without a terminal.", file=sys.stderr)
+        return False
+    return input(f"{question} Type '{answer}' to go on: ").strip() == answer
+
+
+async def _unlock(args: argparse.Namespace, config: CloudConfig, project: Project) -> int:
+    from stacks_cloud.deploy.orchestrator import Cloud
+
+    root = project.root
+    holder, state_locks = await Cloud.locks(config, project_dir=root, app=project.app)
+    if args.unlock_stacks:
+        chosen = [lock for lock in state_locks if lock.stack in args.unlock_stacks]
+        if not chosen:
+            _emit(args, {"removed": []}, "no state lock on " + ", ".join(args.unlock_stacks))
+            return EXIT_OK
+        listing = "\n".join(f"  - {lock.describe()}" for lock in chosen)
+        if not _confirm(
+            args, f"Remove these terraform state locks?\n{listing}\nOnly if no terraform still runs.", "unlock"
+        ):
+            return EXIT_USAGE
+        report = await Cloud.unlock(config, stacks=args.unlock_stacks, project_dir=root, app=project.app)
+        removed = [lock.describe() for lock in report.state_locks]
+        _emit(args, {"removed": removed}, "\n".join(["removed:", *(f"  - {text}" for text in removed)]))
+        return EXIT_OK
+    if holder is None:
+        _emit(args, {"removed": None}, f"{config.app_name} {config.environment} is not locked")
+        return EXIT_OK
+    state = "its process is gone" if holder.is_gone() else "IT LOOKS ALIVE: removing it lets two runs write at once"
+    if not _confirm(args, f"Remove the lock held by {holder.describe()} ({state})?", "unlock"):
+        return EXIT_USAGE
+    report = await Cloud.unlock(config, project_dir=root, app=project.app)
+    removed_holder = report.environment_lock
+    _emit(
+        args,
+        {"removed": removed_holder.as_dict() if removed_holder else None},
+        f"removed the lock of {removed_holder.describe()}" if removed_holder else "the lock was already gone",
+    )
+    return EXIT_OK
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -174,6 +291,7 @@ async def _run(args: argparse.Namespace, config: CloudConfig, project: Project) 
             project_dir=root,
             app=project.app,
             on_line=progress,
+            rollback_on_interrupt=args.rollback_on_interrupt,
         )
         lines = [f"deployed {result.deployment_id}" + (f": {result.url}" if result.url else "")]
         lines += [f"  {stack}: {seconds:.0f} s" for stack, seconds in result.timings.items() if stack != "total"]
@@ -194,17 +312,31 @@ async def _run(args: argparse.Namespace, config: CloudConfig, project: Project) 
     if args.command == "status":
         status = await Cloud.status(config, args.deployment_id, project_dir=root, app=project.app)
         recent = history(config, project_dir=root, limit=5)
-        lines = [f"{config.app_name} {config.environment}: {status.status.value}, health {status.health.value}"]
+        live = f"live: {status.deployment_id}" if status.deployment_id else "nothing live"
+        lines = [
+            f"{config.app_name} {config.environment}: {status.status.value}, health {status.health.value} ({live})"
+        ]
         if status.version:
             lines.append(f"  version {status.version}" + (f" at {status.url}" if status.url else ""))
         lines += [f"  {stack}: {state}" for stack, state in status.stacks.items()]
-        lines += [f"  {r['id']}  {r['version']:<12} {r['status']}" for r in recent]
+        if status.lock:
+            holder = status.lock
+            state = "its process is gone: the next deploy records it interrupted" if holder["stale"] else "running"
+            lines.append(
+                f"  lock: {holder['operation']} {holder['deployment_id']} by {holder['user']}@{holder['host']}"
+                f" (pid {holder['pid']}), {state}"
+            )
+        lines += ["  history:"] + [f"    {r['id']}  {r['version']:<12} {r['status']}" for r in recent]
         _emit(args, {**status.model_dump(mode="json"), "history": recent}, "\n".join(lines))
         return EXIT_OK
     if args.command == "rollback":
-        result = await Cloud.rollback(config, project_dir=root, app=project.app, on_line=progress)
+        result = await Cloud.rollback(
+            config, recreate=args.recreate, project_dir=root, app=project.app, on_line=progress
+        )
         _emit(args, result.model_dump(mode="json", exclude={"synthesized_dir"}), f"rolled back: {result.deployment_id}")
         return EXIT_OK
+    if args.command == "unlock":
+        return await _unlock(args, config, project)
     if args.command == "bootstrap":
         from stacks_cloud.state import bootstrap_state
 

@@ -1,7 +1,20 @@
-"""`Cloud`: pre-deploy hooks -> provider deploy -> post-deploy hooks; on any failure the on-error hooks.
+"""`Cloud`: pre-deploy hooks -> provider deploy -> post-deploy hooks; on failure the on-error hooks.
 
-Every run is recorded in the project's ledger (`cloud.ledger`). `context.rollback()` (for the
-on-error hooks) and `Cloud.rollback` re-apply the archived synth of the last good deployment.
+Every run that changes an environment (deploy, rollback, destroy) holds the environment's lock for its
+whole run, hooks included, in the same store as the ledger (see `stacks_cloud.deploy.ledger`): a
+second run is refused at once with `DeploymentLockedError` naming the holder. A holder that died
+(its process gone on this host, or its lease expired) is taken over by the next run, which records
+its deployment as `interrupted` and refuses to go on while terraform state locks are left, listing
+them for `cloud unlock --stack`.
+
+Interruption (Ctrl-C, SIGTERM: the task is cancelled) reaches each running terraform once; the
+deployment is recorded `interrupted` with the stacks that finished; the lock is released; nothing is
+rolled back unless asked for (`rollback_on_interrupt`).
+
+Rollback only when it helps and only to what was live: `context.rollback()` is a logged no-op while
+nothing was applied in the deployment; it re-deploys the live deployment's record exactly (its
+archived synth, or its config snapshot and version), and an on-error hook's timeout does not cut it
+short.
 
     result = await Cloud.deploy(config, version="1.4.0")
     status = await Cloud.status(config)
@@ -10,36 +23,53 @@ on-error hooks) and `Cloud.rollback` re-apply the archived synth of the last goo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import secrets
 import shutil
 import subprocess
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from stacks_cloud.config import CloudConfig
-from stacks_cloud.core.errors import CloudError, CloudProviderError, HookError, InfrastructureError
-from stacks_cloud.core.secrets import redact_text
-from stacks_cloud.deploy.ledger import DeploymentRecord, Ledger
+from stacks_cloud.core.errors import (
+    CloudError,
+    CloudProviderError,
+    ConfigError,
+    DeploymentLockedError,
+    HookError,
+    InfrastructureError,
+    Problem,
+)
+from stacks_cloud.core.secrets import MASK, redact_text
+from stacks_cloud.deploy.ledger import Ledger, LockHolder, open_ledger
 from stacks_cloud.deploy.project import APP_FILE, find_project_root, load_app, not_a_project
 from stacks_cloud.hooks.base import Phase, run_phase
 from stacks_cloud.models import (
     DeploymentConfig,
     DeploymentContext,
+    DeploymentRecord,
     DeploymentResult,
     DeploymentStatus,
     LineSink,
     PlanSummary,
     State,
+    StateLock,
 )
-from stacks_cloud.providers.base import CloudProvider, ProviderRuntime
+from stacks_cloud.providers.base import ApplyProgress, CloudProvider, ProviderRuntime
 from stacks_cloud.providers.registry import resolve_provider
 from stacks_cloud.stacks.app import CloudApp
 
 LOGGER = logging.getLogger("stacks_cloud")
+KEEP_WORK_DIRS = 10
+"""Deployment working folders (synth, logs) kept in `.cache/deployments`; older ones are removed."""
 
 
 def resolve_project_dir(project_dir: Path | None) -> Path:
@@ -52,14 +82,41 @@ def resolve_project_dir(project_dir: Path | None) -> Path:
     return found
 
 
+def config_snapshot(config: CloudConfig) -> dict[str, Any]:
+    """What the config deploys, as JSON: hooks and provider objects left out, every secret masked."""
+    data: dict[str, Any] = json.loads(config.model_dump_json(exclude={"hooks", "providers"}))
+    return data
+
+
 def config_hash(config: CloudConfig) -> str:
     """A fingerprint of what the config deploys (hooks and provider objects left out; secrets masked)."""
-    data = config.model_dump(mode="python", exclude={"hooks", "providers"})
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(config_snapshot(config), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def restore_config(current: CloudConfig, snapshot: dict[str, Any]) -> CloudConfig:
+    """The config a snapshot was taken of: its values, with the current config's secrets, hooks and providers."""
+    values = _unmask(snapshot, current.model_dump(exclude={"hooks", "providers"}))
+    values["hooks"] = current.hooks
+    values["providers"] = current.providers
+    return type(current).model_validate(values)
+
+
+def _unmask(snapshot: Any, current: Any) -> Any:
+    if snapshot == MASK:
+        return current if isinstance(current, SecretStr | str) else None
+    if isinstance(snapshot, dict):
+        source = current if isinstance(current, dict) else {}
+        return {key: _unmask(value, source.get(key)) for key, value in snapshot.items()}
+    if isinstance(snapshot, list):
+        items = current if isinstance(current, list) else []
+        return [_unmask(value, items[index] if index < len(items) else None) for index, value in enumerate(snapshot)]
+    return snapshot
 
 
 def new_deployment_id(environment: str) -> str:
-    return f"{environment}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    """`<env>-<UTC time to the millisecond>-<random>`: unique, and sorts in time order."""
+    now = datetime.now(UTC)
+    return f"{environment}-{now.strftime('%Y%m%dT%H%M%S')}{now.microsecond // 1000:03d}-{secrets.token_hex(3)}"
 
 
 def default_version(project_dir: Path) -> str:
@@ -78,8 +135,16 @@ def default_version(project_dir: Path) -> str:
     return described or datetime.now(UTC).strftime("%Y%m%d%H%M%S")
 
 
+@dataclass(frozen=True)
+class UnlockReport:
+    """What `Cloud.unlock` removed: the environment lock's holder, or the stacks' state locks."""
+
+    environment_lock: LockHolder | None = None
+    state_locks: tuple[StateLock, ...] = ()
+
+
 class _Session:
-    """One orchestrated operation: the config, its provider, its ledger."""
+    """One orchestrated operation: the config, its provider, its ledger, the environment lock it holds."""
 
     def __init__(
         self,
@@ -96,54 +161,188 @@ class _Session:
             app = load_app(self.project_dir)
         self.on_line = on_line
         self.logger = logger or LOGGER
-        self.ledger = Ledger.for_project(self.project_dir, config.state.local_dir)
-        self.rolled_back_to: str | None = None
+        self.ledger: Ledger = open_ledger(config, self.project_dir)
         self.provider: CloudProvider = resolve_provider(config)
+        self.progress = ApplyProgress()
+        self.deploy_called = False
+        self.children: set[int] = set()
+        self.lock: LockHolder | None = None
+        self.recovered: LockHolder | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._rollback_task: asyncio.Future[DeploymentResult | None] | None = None
+        self.rolled_back_to: str | None = None
         self.provider.attach(
-            ProviderRuntime(project_dir=self.project_dir, ledger=self.ledger, cloud=config, app=app, on_line=on_line)
+            ProviderRuntime(
+                project_dir=self.project_dir,
+                ledger=self.ledger,
+                cloud=config,
+                app=app,
+                on_line=on_line,
+                observer=self._observe,
+                progress=self.progress,
+            )
         )
+
+    @property
+    def app_env(self) -> tuple[str, str]:
+        return self.config.app_name, self.config.environment
 
     def work_dir(self, deployment_id: str) -> Path:
         path = self.project_dir / ".cache" / "deployments" / deployment_id
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def prune_work_dirs(self) -> None:
+        root = self.project_dir / ".cache" / "deployments"
+        if not root.is_dir():
+            return
+        folders = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+        for folder in folders[KEEP_WORK_DIRS:]:
+            shutil.rmtree(folder, ignore_errors=True)
+
     def deployment_config(
         self,
         deployment_id: str,
         version: str,
         *,
+        config: CloudConfig | None = None,
         stacks: list[str] | None = None,
         concurrency: int = 4,
-        synthesized_dir: Path | None = None,
         timeout: float = 1800.0,
         rollback_of: str | None = None,
     ) -> DeploymentConfig:
+        cloud = config or self.config
         return DeploymentConfig(
             deployment_id=deployment_id,
             version=version,
-            environment=self.config.environment,
-            app_name=self.config.app_name,
-            regions=self.config.regions,
-            cloud=self.config,
-            settings=self.config.provider_settings.get(self.config.driver),
+            environment=cloud.environment,
+            app_name=cloud.app_name,
+            regions=cloud.regions,
+            cloud=cloud,
+            settings=cloud.provider_settings.get(cloud.driver),
             stacks=stacks,
             concurrency=concurrency,
             project_dir=self.project_dir,
             work_dir=self.work_dir(deployment_id),
-            synthesized_dir=synthesized_dir,
             rollback_of=rollback_of,
             on_line=self.on_line,
             timeout=timeout,
         )
 
-    def last_good(self, before: str | None = None) -> DeploymentRecord | None:
-        for record in self.ledger.history(self.config.app_name, self.config.environment, limit=1000):
-            if before is not None and record.id == before:
-                continue
-            if record.status == State.RUNNING:
-                return record
-        return None
+    # --- the environment lock -------------------------------------------------------------------------------
+
+    def _observe(self, pid: int, running: bool) -> None:
+        """A terraform started or ended: keep its pid in the lock, so a killed CLI's terraform is known."""
+        (self.children.add if running else self.children.discard)(pid)
+        self._refresh_lock()
+
+    def _refresh_lock(self) -> None:
+        if self.lock is None:
+            return
+        holder = replace(self.lock, children=tuple(sorted(self.children))).renewed(self.ledger.lease_seconds)
+        try:
+            replaced = self.ledger.replace_lock(*self.app_env, self.lock, holder)
+        except CloudError as error:
+            self.logger.warning("could not renew the environment lock: %s", error)
+            return
+        if replaced is False:
+            self.logger.error("the environment lock was taken over by another run; this run no longer holds it")
+            self.lock = None
+        elif isinstance(replaced, LockHolder):
+            self.lock = replaced
+
+    async def _renew(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            await asyncio.to_thread(self._refresh_lock)
+
+    async def acquire(self, deployment_id: str, operation: str) -> None:
+        """Take the environment lock for this operation, or raise `DeploymentLockedError` naming the holder.
+
+        A holder whose process is gone is taken over: its deployment is recorded `interrupted`. Then,
+        if terraform state locks were left on the stacks, raise `InfrastructureError` listing them.
+        """
+        app, environment = self.app_env
+        holder = LockHolder.for_this_process(deployment_id, operation, lease=self.ledger.lease_seconds)
+        for _ in range(5):
+            stored = await asyncio.to_thread(self.ledger.create_lock, app, environment, holder)
+            if stored is not None:
+                self.lock = stored
+                break
+            current = await asyncio.to_thread(self.ledger.read_lock, app, environment)
+            if current is None:
+                continue  # released between our two calls
+            if not current.is_gone():
+                raise DeploymentLockedError(
+                    f"{app} {environment} is locked by another run: {current.describe()}. Wait for it to finish;"
+                    " if it is stuck, `cloud unlock` removes the lock after showing who holds it.",
+                    holder=current,
+                )
+            still_running = current.live_children()
+            if still_running:
+                raise DeploymentLockedError(
+                    f"the {current.operation} {current.deployment_id} was stopped, but its terraform is still"
+                    f" finishing (pid {', '.join(map(str, still_running))}): wait until it exits, then run again.",
+                    holder=current,
+                )
+            replaced = await asyncio.to_thread(self.ledger.replace_lock, app, environment, current, holder)
+            if isinstance(replaced, LockHolder):
+                self.lock = replaced
+                await asyncio.to_thread(self._record_interrupted, current)
+                break
+        else:
+            raise DeploymentLockedError(
+                f"could not take the lock of {app} {environment}: it keeps changing", holder=None
+            )
+        if self.ledger.lease_seconds:
+            self._heartbeat = asyncio.ensure_future(self._renew(self.ledger.lease_seconds / 3))
+        locks = await self.provider.state_locks(self.config)
+        if locks:
+            await self.release()
+            raise InfrastructureError(
+                f"{len(locks)} stack state lock(s) are left by an interrupted run:\n"
+                + "\n".join(f"  - {lock.describe()}" for lock in locks)
+                + "\nCheck that no terraform is still running against them, then remove them with"
+                " `cloud unlock --stack NAME` (it shows each lock before removing it) and run again."
+            )
+
+    def _record_interrupted(self, stale: LockHolder) -> None:
+        self.recovered = stale
+        self.logger.warning("the previous %s stopped without finishing; recording it as interrupted", stale.describe())
+        record = self.ledger.get(stale.deployment_id)
+        if record is None or record.status not in (State.PENDING, State.DEPLOYING):
+            return
+        for stack, run in record.stacks.items():
+            if run["status"] == "deploying":
+                self.ledger.set_stack(record.id, stack, "interrupted")
+        self.ledger.set_status(
+            record.id,
+            State.INTERRUPTED,
+            error=f"interrupted: its process ({stale.describe()}) stopped without finishing",
+        )
+
+    async def release(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
+        if self.lock is None:
+            return
+        lock, self.lock = self.lock, None
+        try:
+            released = await asyncio.to_thread(self.ledger.replace_lock, *self.app_env, lock, None)
+        except CloudError as error:
+            self.logger.error("could not release the environment lock: %s", error)
+            return
+        if released is False:
+            self.logger.warning("the environment lock had been taken over; not released by this run")
+
+    # --- deployments ----------------------------------------------------------------------------------------
+
+    def applied_anything(self) -> bool:
+        """Whether this session may have changed infrastructure (only then is a rollback worth running)."""
+        return bool(self.progress.applying) if self.progress.tracks_stacks else self.deploy_called
 
     async def apply(
         self,
@@ -153,54 +352,48 @@ class _Session:
         stacks: list[str] | None,
         concurrency: int,
         rollback_of: str | None = None,
-        synthesized_from: str | None = None,
+        target: DeploymentRecord | None = None,
         run_hooks: bool = True,
+        rollback_on_interrupt: bool = False,
     ) -> DeploymentResult:
-        """Record, run the hooks and the provider; on failure run on-error hooks and re-raise."""
-        config = self.config
+        """Record, run the hooks and the provider. On failure: on-error hooks, then re-raise; on interruption:
+        record it and re-raise the cancellation."""
+        cloud = self.config if target is None or not target.config_snapshot else self._restored(target)
         self.ledger.start(
             deployment_id,
-            app=config.app_name,
-            environment=config.environment,
+            app=cloud.app_name,
+            environment=cloud.environment,
             version=version,
             provider=self.provider.name or type(self.provider).__name__,
-            config_hash=config_hash(config),
+            config_hash=config_hash(cloud),
             rollback_of=rollback_of,
+            kind="rollback" if target is not None else "deploy",
+            config_snapshot=config_snapshot(cloud),
         )
         context = DeploymentContext(
             deployment_id=deployment_id,
             version=version,
-            environment=config.environment,
-            regions=config.regions,
-            app_name=config.app_name,
+            environment=cloud.environment,
+            regions=cloud.regions,
+            app_name=cloud.app_name,
             logger=self.logger,
         )
-
-        async def rollback() -> DeploymentResult | None:
-            result = await self.rollback(failed=deployment_id)
-            context.rolled_back_to = self.rolled_back_to
-            return result
-
-        context._rollback = rollback
-        hooks = config.hooks
+        context._rollback = lambda: self._context_rollback(deployment_id, context)
+        hooks = cloud.hooks
         try:
             if run_hooks:
                 await run_phase(
-                    Phase.PRE_DEPLOY, hooks.pre_deploy, context, environment=config.environment, logger=self.logger
+                    Phase.PRE_DEPLOY, hooks.pre_deploy, context, environment=cloud.environment, logger=self.logger
                 )
             self.ledger.set_status(deployment_id, State.DEPLOYING)
-            synthesized_dir = None
-            if synthesized_from is not None:
-                synthesized_dir = self.ledger.extract(synthesized_from, self.work_dir(deployment_id) / "cdktf.out")
             deploy_config = self.deployment_config(
-                deployment_id,
-                version,
-                stacks=stacks,
-                concurrency=concurrency,
-                synthesized_dir=synthesized_dir,
-                rollback_of=rollback_of,
+                deployment_id, version, config=cloud, stacks=stacks, concurrency=concurrency, rollback_of=rollback_of
             )
-            result = await self.provider.deploy(deploy_config)
+            self.deploy_called = True
+            if target is not None:
+                result = await self.provider.rollback(target, deploy_config)
+            else:
+                result = await self.provider.deploy(deploy_config)
             if result.synthesized_dir is not None:
                 self.ledger.archive(deployment_id, result.synthesized_dir)
             if not result.success:
@@ -210,59 +403,98 @@ class _Session:
                     deployment_id, stack, "deployed", outputs=outputs, seconds=result.timings.get(stack)
                 )
             context.outputs, context.url = result.outputs, result.url
-            self.ledger.set_status(deployment_id, State.DEPLOYING, url=result.url)
             if run_hooks:
                 await run_phase(
-                    Phase.POST_DEPLOY, hooks.post_deploy, context, environment=config.environment, logger=self.logger
+                    Phase.POST_DEPLOY, hooks.post_deploy, context, environment=cloud.environment, logger=self.logger
                 )
+            previous = self.ledger.live(*self.app_env)
             self.ledger.set_status(deployment_id, State.RUNNING, url=result.url)
+            if previous is not None and previous.id != deployment_id:
+                self.ledger.set_status(previous.id, State.SUPERSEDED)
+            self.ledger.prune_archives(*self.app_env, keep=self.config.state.keep_archives)
             return result
-        except BaseException as error:
+        except asyncio.CancelledError:
+            self.ledger.set_status(
+                deployment_id,
+                State.INTERRUPTED,
+                error="interrupted (Ctrl-C or SIGTERM): running terraform finished its resource in flight and"
+                " saved its state; the stacks that finished are recorded",
+            )
+            if rollback_on_interrupt and run_hooks and self.applied_anything():
+                interruption = InfrastructureError(f"deployment {deployment_id} was interrupted")
+                await self._on_error(hooks.on_error, interruption, context)
+            raise
+        except Exception as error:
             typed = _typed(error, self.provider.name)
             self.ledger.set_status(deployment_id, State.FAILED, error=redact_text(str(typed)))
-            if run_hooks and isinstance(error, Exception):
-                try:
-                    await run_phase(
-                        Phase.ON_ERROR,
-                        hooks.on_error,
-                        typed,
-                        context,
-                        environment=config.environment,
-                        logger=self.logger,
-                    )
-                except HookError as hook_error:
-                    self.logger.error("%s", hook_error)
-                    typed.add_note(f"while handling it: {hook_error}")
+            if run_hooks:
+                await self._on_error(hooks.on_error, typed, context)
             if typed is error:
                 raise
             raise typed from error
 
-    async def rollback(self, failed: str | None = None) -> DeploymentResult | None:
-        """Re-deploy the archive of the last good deployment (before `failed`), without hooks."""
-        target = self.last_good(before=failed)
-        self.rolled_back_to = target.id if target else None
-        if target is None:
+    async def _on_error(self, hooks: Any, error: CloudError, context: DeploymentContext) -> None:
+        try:
+            await run_phase(
+                Phase.ON_ERROR, hooks, error, context, environment=self.config.environment, logger=self.logger
+            )
+        except HookError as hook_error:
+            self.logger.error("%s", hook_error)
+            error.add_note(f"while handling it: {hook_error}")
+        finally:
+            if self._rollback_task is not None:  # started by a hook: finish it even if the hook timed out
+                with contextlib.suppress(Exception):
+                    await self._rollback_task
+
+    def _restored(self, target: DeploymentRecord) -> CloudConfig:
+        try:
+            return restore_config(self.config, target.config_snapshot or {})
+        except ConfigError as error:
+            raise ConfigError(
+                f"configuration of deployment {target.id} (to roll back to)",
+                [Problem(p.path, p.value, p.message, p.fix) for p in error.problems],
+            ) from None
+
+    async def _context_rollback(self, failed: str, context: DeploymentContext) -> DeploymentResult | None:
+        if not self.applied_anything():
+            self.logger.info("rollback skipped: deployment %s applied nothing, so nothing changed", failed)
+            return None
+        if self._rollback_task is None:
+            self._rollback_task = asyncio.ensure_future(self.rollback_to_live(failed=failed))
+        result = await asyncio.shield(self._rollback_task)
+        context.rolled_back_to = self.rolled_back_to
+        return result
+
+    async def rollback_to_live(self, *, failed: str) -> DeploymentResult | None:
+        """After `failed` broke things: deploy again what was live before it (without hooks)."""
+        target = self.ledger.live(*self.app_env)
+        if target is None or target.id == failed:
             self.logger.warning(
-                "nothing to roll back to: no earlier successful deployment of %s", self.config.environment
+                "nothing to roll back to: no earlier deployment of %s completed", self.config.environment
             )
             return None
+        return await self._redeploy(target, rollback_of=failed)
+
+    async def _redeploy(self, target: DeploymentRecord, *, rollback_of: str | None) -> DeploymentResult:
+        self.rolled_back_to = target.id
         deployment_id = new_deployment_id(self.config.environment)
         self.logger.warning("rolling back to %s (version %s) as %s", target.id, target.version, deployment_id)
+        self.progress.applying.clear()
         result = await self.apply(
             deployment_id,
             target.version,
             stacks=None,
             concurrency=4,
-            rollback_of=failed,
-            synthesized_from=target.id if target.has_archive else None,
+            rollback_of=rollback_of,
+            target=target,
             run_hooks=False,
         )
-        if failed is not None:
-            self.ledger.set_status(failed, State.ROLLED_BACK)
+        if rollback_of is not None:
+            self.ledger.set_status(rollback_of, State.ROLLED_BACK)
         return result
 
 
-def _typed(error: BaseException, provider: str) -> CloudError:
+def _typed(error: Exception, provider: str) -> CloudError:
     if isinstance(error, CloudError):
         return error
     message = redact_text(f"{type(error).__name__}: {error}")
@@ -270,7 +502,7 @@ def _typed(error: BaseException, provider: str) -> CloudError:
 
 
 class Cloud:
-    """The deploy API: `deploy`, `destroy`, `status`, `rollback`, `plan`; each takes the `CloudConfig` first.
+    """The deploy API: `deploy`, `destroy`, `status`, `rollback`, `plan`, `unlock`; each takes the config first.
 
     Keyword options: `version` (default: `git describe`), `stacks` (a selection; default: all),
     `concurrency` (stacks at once; default 4), `project_dir` (default: the project at or above the
@@ -289,31 +521,55 @@ class Cloud:
         on_line: LineSink | None = None,
         logger: logging.Logger | None = None,
         app: CloudApp | None = None,
+        rollback_on_interrupt: bool = False,
     ) -> DeploymentResult:
+        """Deploy `config` while holding the environment lock.
+
+        Raises `ConfigError` (nothing recorded) for an unknown stack, `DeploymentLockedError` (nothing
+        recorded) when another run holds the environment, the provider's errors after recording a
+        failure, and `asyncio.CancelledError` after recording an interruption.
+        """
         session = _Session(config, project_dir=project_dir, on_line=on_line, logger=logger, app=app)
+        session.provider.check_stacks(config, stacks)
         deployment_id = new_deployment_id(config.environment)
-        return await session.apply(
-            deployment_id, version or default_version(session.project_dir), stacks=stacks, concurrency=concurrency
-        )
+        await session.acquire(deployment_id, "deploy")
+        try:
+            return await session.apply(
+                deployment_id,
+                version or default_version(session.project_dir),
+                stacks=stacks,
+                concurrency=concurrency,
+                rollback_on_interrupt=rollback_on_interrupt,
+            )
+        finally:
+            await session.release()
+            session.prune_work_dirs()
 
     @staticmethod
     async def rollback(
         config: CloudConfig,
         *,
+        recreate: bool = False,
         project_dir: Path | None = None,
         on_line: LineSink | None = None,
         logger: logging.Logger | None = None,
         app: CloudApp | None = None,
     ) -> DeploymentResult:
-        """Re-deploy the last successful deployment before the latest one (which is marked rolled back)."""
+        """Deploy again the last good deployment.
+
+        When the newest deployment failed or was interrupted, that is the live one (restoring what it
+        may have half-changed); when the newest is the live one, the completed deployment before it
+        (which the live one is then marked rolled back from). After a destroy nothing is live: refused
+        unless `recreate=True`, which deploys the destroyed deployment again.
+        """
         session = _Session(config, project_dir=project_dir, on_line=on_line, logger=logger, app=app)
-        history = session.ledger.history(config.app_name, config.environment, limit=1)
-        result = await session.rollback(failed=history[0].id) if history else None
-        if result is None:
-            raise InfrastructureError(
-                f"nothing to roll back to: no earlier successful deployment of {config.environment}"
-            )
-        return result
+        deployment_id = new_deployment_id(config.environment)
+        await session.acquire(deployment_id, "rollback")
+        try:
+            target, replaced = _rollback_target(session.ledger, config, recreate=recreate)
+            return await session._redeploy(target, rollback_of=replaced)
+        finally:
+            await session.release()
 
     @staticmethod
     async def status(
@@ -323,14 +579,29 @@ class Cloud:
         project_dir: Path | None = None,
         app: CloudApp | None = None,
     ) -> DeploymentStatus:
-        """The status of `deployment_id` (default: the environment's latest deployment)."""
+        """What is live in the environment (or the given deployment), with what is in progress. Read-only."""
         session = _Session(config, project_dir=project_dir, on_line=None, logger=None, app=app)
+        ledger = session.ledger
+        holder = ledger.read_lock(*session.app_env)
+        lock = {**holder.as_dict(), "stale": holder.is_gone()} if holder else None
+        in_progress = [
+            record.id
+            for record in ledger.in_progress(*session.app_env)
+            if holder is not None and record.id == holder.deployment_id and not holder.is_gone()
+        ]
         if deployment_id is None:
-            history = session.ledger.history(config.app_name, config.environment, limit=1)
-            if not history:
-                return DeploymentStatus(status=State.PENDING)
-            deployment_id = history[0].id
-        return await session.provider.get_status(deployment_id)
+            live = ledger.live(*session.app_env)
+            if live is None:
+                return DeploymentStatus(status=State.PENDING, in_progress=in_progress, lock=lock)
+            deployment_id = live.id
+        status = await session.provider.get_status(deployment_id)
+        record = ledger.get(deployment_id)
+        known: dict[str, Any] = {"deployment_id": deployment_id, "in_progress": in_progress, "lock": lock}
+        if record is not None:  # what the ledger knows, where the provider does not say
+            known["version"] = status.version or record.version
+            known["url"] = status.url or record.url
+            known["stacks"] = status.stacks or {stack: run["status"] for stack, run in record.stacks.items()}
+        return status.model_copy(update=known)
 
     @staticmethod
     async def destroy(
@@ -344,20 +615,29 @@ class Cloud:
     ) -> bool:
         """Destroy the environment's stacks (as last deployed). Production keeps resources marked to keep."""
         session = _Session(config, project_dir=project_dir, on_line=on_line, logger=logger, app=app)
-        if deployment_id is None:
-            candidates = [
-                record
-                for record in session.ledger.history(config.app_name, config.environment, limit=1000)
-                if record.status in (State.RUNNING, State.FAILED, State.ROLLED_BACK)
-                and (record.has_archive or not record.stacks)  # what applied stacks must have its synth
-            ]
-            if not candidates:
-                raise InfrastructureError(f"nothing to destroy: no deployment of {config.environment} in the ledger")
-            deployment_id = candidates[0].id
-        destroyed = await session.provider.destroy(deployment_id)
-        if destroyed:
-            session.ledger.set_status(deployment_id, State.DESTROYED)
-        return destroyed
+        lock_id = new_deployment_id(config.environment)
+        await session.acquire(lock_id, "destroy")
+        try:
+            if deployment_id is None:
+                candidates = [
+                    record
+                    for record in session.ledger.history(*session.app_env, limit=1000)
+                    if record.status != State.DESTROYED and (record.has_archive or not record.stacks)
+                ]
+                if not candidates or (
+                    session.ledger.live(*session.app_env) is None and _destroyed_last(session.ledger, config)
+                ):
+                    raise InfrastructureError(
+                        f"nothing to destroy: no deployment of {config.environment} in {session.ledger.location}"
+                        " is live"
+                    )
+                deployment_id = candidates[0].id
+            destroyed = await session.provider.destroy(deployment_id)
+            if destroyed:
+                session.ledger.set_status(deployment_id, State.DESTROYED)
+            return destroyed
+        finally:
+            await session.release()
 
     @staticmethod
     async def plan(
@@ -369,7 +649,9 @@ class Cloud:
         on_line: LineSink | None = None,
         app: CloudApp | None = None,
     ) -> list[PlanSummary]:
+        """What a deploy would change, per stack (no lock is taken: plans read state without locking it)."""
         session = _Session(config, project_dir=project_dir, on_line=on_line, logger=None, app=app)
+        session.provider.check_stacks(config, stacks)
         plan_id = f"plan-{new_deployment_id(config.environment)}"
         deploy_config = session.deployment_config(
             plan_id, default_version(session.project_dir), stacks=stacks, concurrency=concurrency
@@ -379,11 +661,91 @@ class Cloud:
         finally:
             shutil.rmtree(session.work_dir(plan_id), ignore_errors=True)
 
+    @staticmethod
+    async def locks(
+        config: CloudConfig, *, project_dir: Path | None = None, app: CloudApp | None = None
+    ) -> tuple[LockHolder | None, list[StateLock]]:
+        """The environment lock's holder and the terraform state locks on the stacks (read-only)."""
+        session = _Session(config, project_dir=project_dir, on_line=None, logger=None, app=app)
+        return session.ledger.read_lock(*session.app_env), await session.provider.state_locks(config)
+
+    @staticmethod
+    async def unlock(
+        config: CloudConfig,
+        *,
+        stacks: list[str] | None = None,
+        project_dir: Path | None = None,
+        logger: logging.Logger | None = None,
+        app: CloudApp | None = None,
+    ) -> UnlockReport:
+        """Remove the environment lock (its deployment is recorded interrupted), or the `stacks`' state locks.
+
+        Check first (`Cloud.locks`) that no run holds them any more: removing a live run's lock lets a
+        second run write over it.
+        """
+        session = _Session(config, project_dir=project_dir, on_line=None, logger=logger, app=app)
+        if stacks:
+            session.provider.check_stacks(config, stacks)
+            removed = []
+            for lock in await session.provider.state_locks(config):
+                if lock.stack in stacks:
+                    await session.provider.unlock_stack(config, lock)
+                    removed.append(lock)
+            return UnlockReport(state_locks=tuple(removed))
+        holder = session.ledger.read_lock(*session.app_env)
+        if holder is None:
+            return UnlockReport()
+        if session.ledger.replace_lock(*session.app_env, holder, None) is False:
+            raise DeploymentLockedError(
+                "the environment lock changed while it was being removed; look again", holder=None
+            )
+        session._record_interrupted(holder)
+        return UnlockReport(environment_lock=holder)
+
+
+def _destroyed_last(ledger: Ledger, config: CloudConfig) -> bool:
+    for record in ledger.history(config.app_name, config.environment, limit=1000):
+        if record.status == State.DESTROYED:
+            return True
+        if record.completed:
+            return False
+    return False
+
+
+def _rollback_target(ledger: Ledger, config: CloudConfig, *, recreate: bool) -> tuple[DeploymentRecord, str | None]:
+    """(the deployment to deploy again, the deployment it replaces)."""
+    history = ledger.history(config.app_name, config.environment, limit=1000)
+    live = ledger.live(config.app_name, config.environment)
+    if live is None:
+        destroyed = next((record for record in history if record.status == State.DESTROYED), None)
+        if destroyed is not None and not recreate:
+            raise ConfigError(
+                "command line",
+                [
+                    Problem(
+                        "rollback",
+                        destroyed.id,
+                        f"the environment was destroyed ({destroyed.id}, version {destroyed.version}) and nothing is"
+                        " live: a rollback would create everything again.",
+                        "pass --recreate to deploy that version again, or deploy a new version.",
+                    )
+                ],
+            )
+        if destroyed is not None:
+            return destroyed, None
+        raise InfrastructureError(f"nothing to roll back to: no deployment of {config.environment} completed")
+    if history and history[0].id != live.id:
+        return live, history[0].id  # the newest failed or was interrupted: restore what is live
+    earlier = next((record for record in history[1:] if record.completed), None)
+    if earlier is None:
+        raise InfrastructureError(f"nothing to roll back to: {live.id} is the only deployment of {config.environment}")
+    return earlier, live.id
+
 
 def history(config: CloudConfig, *, project_dir: Path | None = None, limit: int = 20) -> list[dict[str, Any]]:
     """The environment's deployments, newest first, as dicts (for `cloud status --json`)."""
-    ledger = Ledger.for_project(resolve_project_dir(project_dir), config.state.local_dir)
+    ledger = open_ledger(config, resolve_project_dir(project_dir))
     return [record.as_dict() for record in ledger.history(config.app_name, config.environment, limit)]
 
 
-__all__ = ["Cloud", "DeploymentContext", "history"]
+__all__ = ["Cloud", "UnlockReport", "history"]

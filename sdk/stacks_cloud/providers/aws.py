@@ -13,10 +13,10 @@ from stacks_cloud.cdk import App
 from stacks_cloud.config import AwsSettings
 from stacks_cloud.core.errors import ConfigError, Problem
 from stacks_cloud.models import DeploymentConfig, Health
-from stacks_cloud.providers.cdktf_cli import CdktfCliProvider
+from stacks_cloud.providers.cdktf_stacks import CdktfStacksProvider
 
 
-class AwsProvider(CdktfCliProvider):
+class AwsProvider(CdktfStacksProvider):
     """Deploys the project's regional stack per region and the global stack; health from each region's API."""
 
     name: ClassVar[str] = "aws"

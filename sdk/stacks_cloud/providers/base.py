@@ -23,15 +23,19 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from stacks_cloud.config import CloudConfig
 from stacks_cloud.models import (
     DeploymentConfig,
+    DeploymentRecord,
     DeploymentResult,
     DeploymentStatus,
     LineSink,
     PlanSummary,
+    StateLock,
 )
+from stacks_cloud.providers.process import ProcessObserver
 from stacks_cloud.stacks.app import CloudApp
 
 
@@ -84,6 +88,29 @@ class CloudProvider(ABC):
             CloudProviderError: the status could not be read.
         """
 
+    async def rollback(self, to: DeploymentRecord, config: DeploymentConfig) -> DeploymentResult:
+        """Deploy again exactly what the earlier deployment `to` deployed.
+
+        The orchestrator passes `config` built from `to`'s recorded config snapshot and version (its
+        secrets from the current config), never the failing deployment's. The default deploys that
+        config; a provider that archives what it applied (the cdktf-based ones) applies the archive.
+
+        Raises:
+            CloudProviderError, InfrastructureError: as for `deploy`.
+        """
+        return await self.deploy(config)
+
+    def check_stacks(self, config: CloudConfig, selected: list[str] | None) -> None:  # noqa: B027  (optional)
+        """Refuse a stack selection this provider cannot deploy (raise `ConfigError`). Default: accept any."""
+
+    async def state_locks(self, config: CloudConfig) -> list[StateLock]:
+        """Terraform state locks left on this provider's stacks (after a crash). Default: none."""
+        return []
+
+    async def unlock_stack(self, config: CloudConfig, lock: StateLock) -> None:
+        """Remove a state lock listed by `state_locks` if it is still held. Default: nothing to remove."""
+        raise NotImplementedError(f"provider {self.name!r} keeps no state locks")
+
     async def plan(self, config: DeploymentConfig) -> list[PlanSummary]:
         """What a deploy of `config` would change, per stack.
 
@@ -109,3 +136,23 @@ class ProviderRuntime(BaseModel):
     app: CloudApp | None = None
     """The project's app (its stack class), for providers that synthesize the project's stacks."""
     on_line: LineSink | None = None
+    observer: ProcessObserver | None = None
+    """Told of every child process (terraform) started and ended, so the environment lock can name them."""
+    progress: ApplyProgress = Field(default_factory=lambda: ApplyProgress())
+    """Where a provider says a stack's apply started: from then on, a failure may have changed something."""
+
+
+class ApplyProgress:
+    """Which stacks started to apply in this deployment (the orchestrator rolls back only after one did).
+
+    A provider that never reports (`tracks_stacks` stays False) is assumed to change something as soon
+    as its `deploy` is called.
+    """
+
+    def __init__(self) -> None:
+        self.tracks_stacks = False
+        self.applying: list[str] = []
+
+    def started(self, stack: str) -> None:
+        self.tracks_stacks = True
+        self.applying.append(stack)

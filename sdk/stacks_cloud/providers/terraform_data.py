@@ -3,7 +3,7 @@
 Its stacks (`stacks.release_stack.ReleaseStack`) use cdktf's generic `TerraformProvider` /
 `TerraformResource` (no generated bindings) with Terraform's built-in provider, which needs no
 download. To deploy with another Terraform provider (Cloudflare, Google, ...), subclass
-`CdktfCliProvider` the same way and build your stacks with `cdk.generic.GenericProvider` and
+`CdktfStacksProvider` the same way and build your stacks with `cdk.generic.GenericProvider` and
 `generic_resource` (or generated bindings), then register an instance under `providers`.
 """
 
@@ -12,17 +12,21 @@ from __future__ import annotations
 from typing import ClassVar
 
 from stacks_cloud.cdk import App
+from stacks_cloud.config import CloudConfig
 from stacks_cloud.models import DeploymentConfig
-from stacks_cloud.providers.cdktf_cli import CdktfCliProvider
+from stacks_cloud.providers.cdktf_stacks import CdktfStacksProvider
 from stacks_cloud.stacks.app import regional_stack_name
 from stacks_cloud.stacks.backend import configure_app_backend
 from stacks_cloud.stacks.release_stack import ReleaseStack, ReleaseStackProps
 
 
-class TerraformDataProvider(CdktfCliProvider):
+class TerraformDataProvider(CdktfStacksProvider):
     """One `ReleaseStack` per region, state on the config's backend."""
 
     name: ClassVar[str] = "terraform"
+
+    def stack_names(self, config: CloudConfig) -> list[str]:
+        return [regional_stack_name(config, region) for region in config.regions]
 
     def build(self, config: DeploymentConfig, app: App) -> None:
         cloud = config.cloud

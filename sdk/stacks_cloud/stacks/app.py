@@ -182,7 +182,10 @@ class CloudApp:
         app = App()
         environment = app.node.try_get_context("environment") or os.environ.get("APP_ENV") or None
         try:
-            self.build(self.load_config(environment), app=app)
+            config = self.load_config(environment)
+            for warning in config.warnings:
+                print(f"warning: {warning}", file=sys.stderr)
+            self.build(config, app=app)
         except ConfigError as error:
             print(error, file=sys.stderr)
             _remove_empty_outdir(Path(app.outdir))

@@ -10,3 +10,10 @@ if (!realRuntime) {
 }
 process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS || ''} --require ${JSON.stringify(hook)}`.trim();
 require(realRuntime);
+// Ctrl-C in a terminal (and a CI runner's SIGTERM to the job) signals the whole process group. The
+// real runtime would kill its kernel, and the Python process (which decides how to stop) would then
+// meet a broken pipe in its next jsii call. Python ends the kernel by closing its stdin when it exits.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.removeAllListeners(signal);
+  process.on(signal, () => {});
+}

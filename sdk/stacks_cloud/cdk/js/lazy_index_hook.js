@@ -4,6 +4,11 @@
 // which costs ~2 s per synth. When an index.js is nothing but re-exports, replace it with
 // getters that require a module the first time the kernel asks for it. Anything else in the
 // file (an unknown statement) makes us fall back to the original loader: never guess.
+// The kernel ignores SIGINT and SIGTERM for the same reason as jsii_runtime.js: the Python process
+// decides how to stop, and ends the kernel by closing its stdin.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
+
 const Module = require('module');
 const fs = require('fs');
 const path = require('path');

@@ -1,0 +1,92 @@
+"""Terraform's `-json` events become messages and typed errors: a held lock, resources created but not in state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from stacks_cloud.core.errors import CloudProviderError, InfrastructureError
+from stacks_cloud.providers.process import ProcessResult
+from stacks_cloud.providers.terraform_cli import Events, StackDir
+
+
+def diagnostic(summary: str, detail: str = "", address: str | None = None) -> str:
+    body: dict[str, object] = {"severity": "error", "summary": summary, "detail": detail}
+    if address:
+        body["address"] = address
+    return json.dumps({"@level": "error", "@message": f"Error: {summary}", "type": "diagnostic", "diagnostic": body})
+
+
+def failed(lines: list[str], code: int = 1) -> tuple[ProcessResult, Events]:
+    events = Events()
+    for line in lines:
+        events.feed(line)
+    return ProcessResult(code, "\n".join(lines[-5:]), "\n".join(lines)), events
+
+
+def test_messages_and_progress_are_read_from_the_event_stream() -> None:
+    events = Events()
+    start = {
+        "@message": "aws_sqs_queue.q: Creating...",
+        "type": "apply_start",
+        "hook": {"resource": {"addr": "aws_sqs_queue.q"}},
+    }
+    done = {
+        "@message": "aws_sqs_queue.q: Creation complete after 25s",
+        "type": "apply_complete",
+        "hook": {"resource": {"addr": "aws_sqs_queue.q"}},
+    }
+    assert events.feed(json.dumps(start)) == "aws_sqs_queue.q: Creating..."
+    assert events.feed(json.dumps(done)) == "aws_sqs_queue.q: Creation complete after 25s"
+    assert (
+        events.feed("plain text from terraform before -json applies")
+        == "plain text from terraform before -json applies"
+    )
+    assert (events.started, events.changed) == (["aws_sqs_queue.q"], ["aws_sqs_queue.q"])
+
+
+def test_a_held_state_lock_names_the_stack_and_how_to_unlock(tmp_path: Path) -> None:
+    stack = StackDir("shop-dev-us-east-1", tmp_path, {})
+    result, events = failed([diagnostic("Error acquiring the state lock", "Lock Info:\n  ID: 1234\n  Who: ci@runner")])
+    error = stack.failure("apply", result, events)
+    assert isinstance(error, InfrastructureError)
+    assert "state lock is held by another run" in str(error)
+    assert "cloud unlock --stack shop-dev-us-east-1" in str(error)
+    assert "ID: 1234" in str(error)
+
+
+def test_resources_that_exist_but_are_not_in_state_come_with_import_commands(tmp_path: Path) -> None:
+    (tmp_path / "cdk.tf.json").write_text(
+        json.dumps({"resource": {"aws_iam_role": {"Api_Role_1A2B": {"name": "shop-api-us-east-1"}}}})
+    )
+    stack = StackDir("shop-dev-us-east-1", tmp_path, {})
+    result, events = failed(
+        [
+            diagnostic(
+                "creating IAM Role (shop-api-us-east-1): operation error IAM: CreateRole",
+                "EntityAlreadyExists: Role with name shop-api-us-east-1 already exists.",
+                address="aws_iam_role.Api_Role_1A2B",
+            ),
+            diagnostic(
+                "creating Lambda Function (shop-api): ResourceConflictException", address="aws_lambda_function.X"
+            ),
+        ]
+    )
+    error = stack.failure("apply", result, events)
+    assert isinstance(error, InfrastructureError)
+    text = str(error)
+    assert "2 resource(s) exist in the cloud but not in this stack's state" in text
+    assert f"cd {tmp_path} && terraform import 'aws_iam_role.Api_Role_1A2B' 'shop-api-us-east-1'" in text
+    assert "terraform import 'aws_lambda_function.X' '<ID>'" in text  # not in the config: the user fills it in
+
+
+def test_other_failures_keep_terraforms_errors_and_secrets_stay_masked(tmp_path: Path) -> None:
+    stack = StackDir("s", tmp_path, {})
+    result, events = failed([diagnostic("Invalid value", "password=hunter2 was rejected")])
+    error = stack.failure("apply", result, events)
+    assert isinstance(error, InfrastructureError)
+    assert "Invalid value" in str(error)
+    assert "hunter2" not in str(error)
+    timed_out = stack.failure("apply", ProcessResult(None, "", ""), Events())
+    assert isinstance(timed_out, CloudProviderError)
+    assert "timed out" in str(timed_out)
