@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -19,6 +19,9 @@ from stacks_cloud.core.types import LambdaTimeout, MemorySize, ScheduleExpressio
 class ApiSettings(Model):
     """The app's API function (the guide's `CustomApi` in `CustomStack`)."""
 
+    authorization: Literal["NONE", "AWS_IAM"] = "NONE"
+    """Who may call the API. Default: NONE, anyone: the guide's API is public and authenticates its
+    users itself (the policy gate asks for the suppression that says so). AWS_IAM: signed requests."""
     handler: str = "index.handler"
     memory_size: MemorySize = 512
     """MB. Default: 512 (the guide's)."""
@@ -26,6 +29,9 @@ class ApiSettings(Model):
     """Seconds. Default: 30 (the guide's)."""
     code_path: str = "dist"
     """Folder zipped as the function's code, relative to the project. Default: dist (the guide's `./dist`)."""
+    reserved_concurrency: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    """Concurrent executions reserved for (and capping) the API. Default: 100 in production, none elsewhere
+    (a new account's whole quota can be 10)."""
 
 
 class JobsSettings(Model):
@@ -61,11 +67,13 @@ class DatabaseSettings(Model):
 
     instance_type: Annotated[str, Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] = "db.t3.small"
     engine: Engine = Engine.MYSQL
-    multi_az: bool = False
+    multi_az: bool | None = None
+    """A standby in another zone. Default: on in production, off elsewhere."""
 
 
 class CacheSettings(Model):
-    """A Redis cluster in the app's VPC (the guide's `addRedisCluster`)."""
+    """Redis in the app's VPC (the guide's `addRedisCluster`)."""
 
     node_type: Annotated[str, Field(pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")] = "cache.t3.micro"
-    num_cache_nodes: Annotated[int, Field(ge=1, le=1)] = 1
+    num_cache_nodes: Annotated[int, Field(ge=1, le=6)] | None = None
+    """Nodes (a primary and replicas; two or more fail over). Default: 2 in production, 1 elsewhere."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stacks_cloud.cdk import Construct
-from stacks_cloud.constructs import RedisCluster, Vpc
+from stacks_cloud.constructs import EncryptionKey, RedisCluster, Vpc
 
 
 def add_redis_cluster(
@@ -14,9 +14,11 @@ def add_redis_cluster(
     node_type: str | None = None,
     num_cache_nodes: int | None = None,
     cluster_id: str | None = None,
+    encryption_key: EncryptionKey | None = None,
 ) -> RedisCluster:
-    """A Redis cluster in `vpc`'s private subnets with its subnet group (the guide's `CfnSubnetGroup` +
-    `CfnCacheCluster`). `node_type` defaults to cache.t3.micro, `cluster_id` to the construct id in lowercase."""
+    """Redis in `vpc`'s private subnets with its subnet group (the guide's `CfnSubnetGroup` +
+    `CfnCacheCluster`), as a replication group with TLS and AUTH. `node_type` defaults to cache.t3.micro,
+    `num_cache_nodes` to 1 (2 or more fail over automatically), `cluster_id` to the construct id in lowercase."""
     return RedisCluster(
         scope,
         construct_id,
@@ -24,4 +26,5 @@ def add_redis_cluster(
         cluster_id=cluster_id or construct_id.lower(),
         node_type="cache.t3.micro" if node_type is None else node_type,
         num_cache_nodes=1 if num_cache_nodes is None else num_cache_nodes,
+        encryption_key=encryption_key,
     )

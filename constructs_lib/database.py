@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stacks_cloud.cdk import Construct
-from stacks_cloud.constructs import DatabaseInstance, Vpc
+from stacks_cloud.constructs import DatabaseInstance, EncryptionKey, Vpc
 
 
 def add_rds_database(
@@ -15,12 +15,14 @@ def add_rds_database(
     engine: str = "mysql",
     multi_az: bool = False,
     identifier: str | None = None,
+    encryption_key: EncryptionKey | None = None,
+    monitoring_interval: int = 0,
 ) -> DatabaseInstance:
     """An RDS instance in `vpc`'s private subnets: the guide's MySQL 8.0 on db.t3.small by default.
 
     Storage 20 GB growing to 100, 7-day backups, deletion protection on, as in the guide; the master
     password is generated and kept in Secrets Manager. `identifier` defaults to the construct id in
-    lowercase.
+    lowercase; `encryption_key` and `monitoring_interval` (enhanced monitoring) are passed through.
     """
     return DatabaseInstance(
         scope,
@@ -34,4 +36,6 @@ def add_rds_database(
         max_allocated_storage_gb=100,
         backup_retention_days=7,
         deletion_protection=True,
+        encryption_key=encryption_key,
+        monitoring_interval=monitoring_interval,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stacks_cloud.cdk import Construct
-from stacks_cloud.constructs import Code, Function, Rule, Runtime, Schedule
+from stacks_cloud.constructs import Code, EncryptionKey, Function, Queue, Rule, Runtime, Schedule, VpcPlacement
 
 
 def add_scheduled_function(
@@ -16,12 +16,17 @@ def add_scheduled_function(
     function_name: str | None = None,
     code: Code | None = None,
     role_name: str | None = None,
+    dead_letter_queue: Queue | None = None,
+    encryption_key: EncryptionKey | None = None,
+    vpc: VpcPlacement | None = None,
+    reserved_concurrency: int | None = None,
 ) -> Function:
     """A function run on `schedule` (a `cron(...)` or `rate(...)` expression); returns the function.
 
     `function_name` defaults to the construct id, `code` to `./dist/functions` (the guide's),
     `memory_size` to 128 MB (the guide's), `role_name` to `<function_name>-role`. The rule is named
-    `<function_name>-schedule`.
+    `<function_name>-schedule`. EventBridge invokes the function asynchronously: failed runs go to
+    `dead_letter_queue` when one is given.
     """
     name = function_name or construct_id
     fn = Function(
@@ -33,6 +38,10 @@ def add_scheduled_function(
         code=code if code is not None else Code.from_asset("./dist/functions"),
         memory_size=128 if memory_size is None else memory_size,
         role_name=role_name,
+        dead_letter_queue=dead_letter_queue,
+        encryption_key=encryption_key,
+        vpc=vpc,
+        reserved_concurrency=reserved_concurrency,
     )
 
     # Create scheduled rule

@@ -5,3 +5,7 @@ export CHECKPOINT_DISABLE=1
 if [ -z "${TF_CLI_CONFIG_FILE:-}" ] || [ ! -f "${TF_CLI_CONFIG_FILE}" ]; then
   export TF_CLI_CONFIG_FILE="$ROOT/.cache/terraform/terraform.tfrc"
 fi
+# The policy gate's checkov (installed apart by ./scripts/setup), unless the caller chose one.
+if [ -z "${STACKS_CLOUD_CHECKOV:-}" ] && [ -x "$ROOT/.cache/checkov/bin/checkov" ]; then
+  export STACKS_CLOUD_CHECKOV="$ROOT/.cache/checkov/bin/checkov"
+fi

@@ -50,8 +50,22 @@ def test_other_environments_can_be_destroyed(custom_stack: MakeStack, environmen
 def test_queue_and_grants_as_in_the_guide(custom_stack: MakeStack) -> None:
     out = custom_stack()
     assert_resource(out, "aws_sqs_queue", visibility_timeout_seconds=300, message_retention_seconds=14 * 86400)
+    jobs = assert_resource(out, "aws_sqs_queue", name="my-app-development-jobs")
+    assert "aws_sqs_queue.JobsDeadLetters_" in jobs["redrive_policy"]  # failing jobs are kept aside
     names = {p["name"] for p in resources_of(out, "aws_iam_role_policy").values()}
-    assert names == {"AssetsBucket-ReadWrite", "MainTable-ReadWriteData", "JobsQueue-SendMessages"}
+    # the guide's three grants, with the key's use each of them needs, and the function's own log group
+    assert names == {
+        "AssetsBucket-ReadWrite",
+        "MainTable-ReadWriteData",
+        "JobsQueue-SendMessages",
+        "AppKey-EncryptDecryptAssetsBucket",
+        "AppKey-EncryptDecryptMainTable",
+        "AppKey-EncryptDecryptJobsQueue",
+        "Logs-Write",
+        # the config's scheduled function sends failed runs to its dead-letter queue
+        "FunctionFailures-SendMessages",
+        "AppKey-EncryptDecryptFunctionFailures",
+    }
 
 
 def test_outputs(custom_stack: MakeStack) -> None:
@@ -74,9 +88,23 @@ def test_data_tier_is_off_by_default_and_wired_when_configured(custom_stack: Mak
     out = custom_stack(database=DatabaseSettings(), cache=CacheSettings())
     assert count_resources(out, "aws_vpc") == 1
     assert_resource(out, "aws_db_instance", identifier="my-app-development-db")
-    assert_resource(out, "aws_elasticache_cluster", cluster_id="my-app-development-cache")
+    assert_resource(out, "aws_elasticache_replication_group", replication_group_id="my-app-development-cache")
     fn = assert_resource(out, "aws_lambda_function", function_name="my-app-development-api")
     assert len(fn["vpc_config"]["subnet_ids"]) == 2  # the API runs where it can reach the data tier
+    variables = fn["environment"]["variables"]
+    assert set(variables) == {
+        "DATABASE_HOST",
+        "DATABASE_PORT",
+        "DATABASE_SECRET_ARN",
+        "CACHE_HOST",
+        "CACHE_PORT",
+        "CACHE_AUTH_SECRET_ARN",
+    }
+    assert variables["DATABASE_SECRET_ARN"].endswith(".master_user_secret[0].secret_arn}")
+    grants = {p["name"] for p in resources_of(out, "aws_iam_role_policy").values()}
+    assert {"Database-ReadSecret", "Cache-ReadAuthToken"} <= grants
+    endpoints = {e["service_name"].rsplit(".", 1)[-1] for e in resources_of(out, "aws_vpc_endpoint").values()}
+    assert endpoints == {"s3", "dynamodb", "sqs", "secretsmanager"}
     assert {"DatabaseEndpoint", "DatabaseSecretArn", "CacheAddress"} <= set(out["output"])
 
 

@@ -151,9 +151,11 @@ def test_each_region_has_its_own_provider_and_custom_domain(tmp_path: Path) -> N
         assert validation["allow_overwrite"] is True  # every region writes the same ACM record
         # Account-global names carry the region; regional ones do not need to.
         assert next(iter(resources_of(stack, "aws_s3_bucket").values()))["bucket"].endswith(f"-{region}")
-        roles = [role["name"] for role in resources_of(stack, "aws_iam_role").values()]
-        assert roles
-        assert all(name.endswith(f"-{region}") for name in roles)
+        roles = resources_of(stack, "aws_iam_role").values()
+        named = [role["name"] for role in roles if "name" in role]
+        assert named
+        assert all(name.endswith(f"-{region}") for name in named)
+        assert all(role["name_prefix"] for role in roles if "name" not in role)  # unique by construction
     assert [provider["region"] for provider in stacks["my-app-development-global"]["provider"]["aws"]] == ["us-east-1"]
 
 

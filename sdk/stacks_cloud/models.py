@@ -159,6 +159,10 @@ class DeploymentRecord:
     config_snapshot: dict[str, Any] | None = None
     operator: str | None = None
     """`user@host` that ran it."""
+    checks: str | None = None
+    """What the policy gate said before anything was applied: `passed: ...`, `skipped (--skip-checks)`,
+    `failed: ...`, or None (a rollback, which re-applies what was checked before, or a provider with
+    nothing to check)."""
 
     @property
     def completed(self) -> bool:

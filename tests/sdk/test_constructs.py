@@ -50,13 +50,23 @@ def test_function_role_logs_and_options(stack_scope: cdk.TerraformStack) -> None
     assert fn["filename"].endswith("archive.zip")
     role = assert_resource(out, "aws_iam_role", name="f-role")
     assert "lambda.amazonaws.com" in role["assume_role_policy"]
-    attachment = next(iter(resources_of(out, "aws_iam_role_policy_attachment").values()))
-    assert attachment["policy_arn"].endswith(":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
+    # its own log group (a year of retention) and a grant to write there only, not AWSLambdaBasicExecutionRole
+    group = assert_resource(out, "aws_cloudwatch_log_group", name="/aws/lambda/f")
+    assert group["retention_in_days"] == 365
+    (write,) = resources_of(out, "aws_iam_role_policy").values()
+    assert '"Action" = ["logs:CreateLogStream", "logs:PutLogEvents"]' in write["policy"]
+    assert '"Resource" = ["${aws_cloudwatch_log_group.Fn_Logs_Group_' in write["policy"]
+    assert fn["depends_on"] == [f"aws_cloudwatch_log_group.{next(iter(resources_of(out, 'aws_cloudwatch_log_group')))}"]
+    attachments = [a["policy_arn"] for a in resources_of(out, "aws_iam_role_policy_attachment").values()]
+    assert [arn.rsplit("/", 1)[-1] for arn in attachments] == ["AWSXRayDaemonWriteAccess"]
+    assert fn["tracing_config"] == {"mode": "Active"}
 
 
 def test_lambda_rest_api_proxies_every_route_to_its_handler(stack_scope: cdk.TerraformStack) -> None:
     handler = Function(stack_scope, "Fn", function_name="shop", handler="index.handler", code=CODE)
-    api = LambdaRestApi(stack_scope, "Api", handler=handler, rest_api_name="shop-api", stage_name="v1")
+    api = LambdaRestApi(
+        stack_scope, "Api", handler=handler, rest_api_name="shop-api", stage_name="v1", authorization="NONE"
+    )
     cdk.TerraformOutput(stack_scope, "Url", value=api.url)
     out = synth(stack_scope)
     assert_resource(out, "aws_api_gateway_rest_api", name="shop-api", endpoint_configuration={"types": ["REGIONAL"]})
@@ -81,7 +91,9 @@ def test_lambda_rest_api_proxies_every_route_to_its_handler(stack_scope: cdk.Ter
 def test_lambda_rest_api_rejects_a_bad_stage_name(stack_scope: cdk.TerraformStack) -> None:
     handler = Function(stack_scope, "Fn", function_name="shop", handler="index.handler", code=CODE)
     with pytest.raises(ConfigError) as error:
-        LambdaRestApi(stack_scope, "Api", handler=handler, rest_api_name="shop-api", stage_name="v 1")
+        LambdaRestApi(
+            stack_scope, "Api", handler=handler, rest_api_name="shop-api", stage_name="v 1", authorization="NONE"
+        )
     assert error.value.paths == ["stage_name"]
     assert "test/Api" in str(error.value)
 
@@ -212,7 +224,7 @@ def test_grants_are_scoped_to_resource_arns(stack_scope: cdk.TerraformStack) -> 
     queue.grant_send_messages(api)
     out = synth(stack_scope)
     policies = {p["name"]: p for p in resources_of(out, "aws_iam_role_policy").values()}
-    assert set(policies) == {"Assets-ReadWrite", "Main-ReadWriteData", "Jobs-SendMessages"}
+    assert set(policies) == {"Logs-Write", "Assets-ReadWrite", "Main-ReadWriteData", "Jobs-SendMessages"}
     for policy in policies.values():
         assert "aws_iam_role.Api_Role" in policy["role"]
         assert '"Resource" = ["*"]' not in policy["policy"]
@@ -269,10 +281,92 @@ def test_database_instance_rejects_bad_options(stack_scope: cdk.TerraformStack) 
     assert set(error.value.paths) == {"identifier", "instance_type", "engine"}
 
 
-def test_redis_cluster_has_one_node(stack_scope: cdk.TerraformStack) -> None:
+def test_redis_grant_reads_its_token_secret_only(stack_scope: cdk.TerraformStack) -> None:
     network = Vpc(stack_scope, "Network")
-    with pytest.raises(ConfigError, match="replication group") as error:
-        RedisCluster(stack_scope, "Cache", network, cluster_id="c", num_cache_nodes=2)
-    assert error.value.paths == ["num_cache_nodes"]
-    RedisCluster(stack_scope, "Cache", network, cluster_id="c")
-    assert count_resources(synth(stack_scope), "aws_elasticache_cluster") == 1
+    api = Function(stack_scope, "Api", function_name="f", handler="h", code=CODE, vpc=network.app_placement)
+    cache = RedisCluster(stack_scope, "Cache", network, cluster_id="c", num_cache_nodes=3)
+    cache.grant_read_auth_token(api)
+    out = synth(stack_scope)
+    (grant,) = [p for p in resources_of(out, "aws_iam_role_policy").values() if p["name"] == "Cache-ReadAuthToken"]
+    assert '"Action" = ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]' in grant["policy"]
+    assert '"Resource" = [aws_secretsmanager_secret.Cache_AuthToken_' in grant["policy"]
+    group = next(iter(resources_of(out, "aws_elasticache_replication_group").values()))
+    assert (group["num_cache_clusters"], group["automatic_failover_enabled"]) == (3, True)
+
+
+# --- secure defaults (what a security review asks for) ----------------------------------------------
+
+
+def test_bucket_lifecycle_tls_only_policy_and_access_logs(stack_scope: cdk.TerraformStack) -> None:
+    logs = Bucket.for_access_logs(stack_scope, "Logs", bucket_name="app-logs-bucket")
+    Bucket(stack_scope, "Assets", bucket_name="app-assets-bucket", access_logs=logs)
+    out = synth(stack_scope)
+    rules = {
+        name: body["rule"]
+        for name, body in resources_of(out, "aws_s3_bucket_lifecycle_configuration").items()
+        if name.startswith("Assets")
+    }
+    (assets_rules,) = rules.values()
+    (rule,) = assets_rules
+    assert rule["id"] == "old-versions-and-incomplete-uploads"
+    assert "noncurrent_version_expiration" in rule
+    assert "abort_incomplete_multipart_upload" in rule
+    policies = [p["policy"] for n, p in resources_of(out, "aws_s3_bucket_policy").items() if n.startswith("Assets")]
+    (policy,) = policies
+    assert '"aws:SecureTransport" = "false"' in policy
+    assert '"Effect" = "Deny"' in policy
+    logging = next(iter(resources_of(out, "aws_s3_bucket_logging").values()))
+    assert "aws_s3_bucket.Logs_Bucket" in logging["target_bucket"]
+
+
+def test_queue_redrives_to_its_dead_letter_queue(stack_scope: cdk.TerraformStack) -> None:
+    dead = Queue(stack_scope, "Dead", queue_name="jobs-dlq", retention_period=timedelta(days=14))
+    Queue(stack_scope, "Jobs", queue_name="jobs", dead_letter_queue=dead)
+    jobs = assert_resource(synth(stack_scope), "aws_sqs_queue", name="jobs")
+    assert '"maxReceiveCount" = 5' in jobs["redrive_policy"]
+    assert "aws_sqs_queue.Dead_" in jobs["redrive_policy"]
+
+
+def test_table_deletion_protection_is_an_option(stack_scope: cdk.TerraformStack) -> None:
+    Table(stack_scope, "Main", table_name="main", deletion_protection=True, point_in_time_recovery=True)
+    table = assert_resource(synth(stack_scope), "aws_dynamodb_table", name="main")
+    assert table["deletion_protection_enabled"] is True
+    assert table["point_in_time_recovery"] == {"enabled": True}
+
+
+def test_api_stage_logs_traces_and_throttles(stack_scope: cdk.TerraformStack) -> None:
+    handler = Function(stack_scope, "Fn", function_name="shop", handler="h", code=CODE)
+    LambdaRestApi(
+        stack_scope, "Api", handler=handler, rest_api_name="shop", authorization="AWS_IAM", throttling_rate_limit=50
+    )
+    out = synth(stack_scope)
+    stage = next(iter(resources_of(out, "aws_api_gateway_stage").values()))
+    assert stage["xray_tracing_enabled"] is True
+    assert "aws_cloudwatch_log_group.Api_AccessLogs_Group" in stage["access_log_settings"]["destination_arn"]
+    assert "$context.requestId" in stage["access_log_settings"]["format"]
+    settings = next(iter(resources_of(out, "aws_api_gateway_method_settings").values()))["settings"]
+    assert (settings["throttling_rate_limit"], settings["throttling_burst_limit"]) == (50, 200)
+    assert settings["logging_level"] == "ERROR"
+    assert {m["authorization"] for m in resources_of(out, "aws_api_gateway_method").values()} == {"AWS_IAM"}
+    with pytest.raises(ConfigError) as error:
+        LambdaRestApi(stack_scope, "Open", handler=handler, rest_api_name="o", authorization="CUSTOM")
+    assert "needs authorizer_id" in str(error.value)
+
+
+def test_vpc_flow_logs_closed_default_group_and_endpoints(stack_scope: cdk.TerraformStack) -> None:
+    Vpc(stack_scope, "Network", name="shop")
+    out = synth(stack_scope)
+    flow = next(iter(resources_of(out, "aws_flow_log").values()))
+    assert flow["traffic_type"] == "ALL"
+    default = next(iter(resources_of(out, "aws_default_security_group").values()))
+    assert "ingress" not in default or default["ingress"] == []
+    assert "egress" not in default or default["egress"] == []
+    endpoints = {e["service_name"].rsplit(".", 1)[-1]: e for e in resources_of(out, "aws_vpc_endpoint").values()}
+    assert {name: e["vpc_endpoint_type"] for name, e in endpoints.items()} == {
+        "s3": "Gateway",
+        "dynamodb": "Gateway",
+        "sqs": "Interface",
+        "secretsmanager": "Interface",
+    }
+    assert all(e["private_dns_enabled"] for e in endpoints.values() if e["vpc_endpoint_type"] == "Interface")
+    assert resources_of(out, "aws_nat_gateway") == {}  # an option, off by default

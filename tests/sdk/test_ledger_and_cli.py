@@ -67,7 +67,10 @@ def test_production_destroy_keeps_the_assets_bucket_and_its_settings(tmp_path: P
     synthesized = synth_file(tmp_path / "out", "my-app-production-us-east-1")
     kept = kept_addresses(synthesized)
     assert "aws_s3_bucket.AssetsBucket_0DA5AAB6" in kept
-    assert all(".AssetsBucket_" in address for address in kept)  # only the bucket's construct
+    # only the retained constructs: the buckets and the key that encrypts the assets
+    assert all(any(f".{c}_" in address for c in ("AssetsBucket", "AccessLogs", "AppKey")) for address in kept)
+    assert any(address.startswith("aws_kms_key.AppKey") for address in kept)
+    assert not any(address.startswith("aws_iam_role_policy.") for address in kept)  # grants go with their role
     assert len(kept) >= 3  # the bucket with its versioning, encryption, public access block
     development = load_config("development", overrides={"state": {"localDir": str(tmp_path / ".state")}})
     build_app(development, CustomStack, project_dir=PROJECT_DIR, app=cdk.App(outdir=str(tmp_path / "dev"))).synth()

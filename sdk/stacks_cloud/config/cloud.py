@@ -28,6 +28,7 @@ from stacks_cloud.config.providers import AwsSettings, ProviderSettings
 from stacks_cloud.config.state import StateConfig
 from stacks_cloud.core.errors import ConfigError, Problem
 from stacks_cloud.core.names import ResourceNames
+from stacks_cloud.core.secrets import register_secrets_in
 from stacks_cloud.core.types import Region
 from stacks_cloud.core.validation import problems_from_validation_error
 
@@ -106,6 +107,12 @@ class CloudConfig(Model):
         rest.pop("providerSettings", None)
         rest["provider_settings"] = sections
         return rest
+
+    @model_validator(mode="after")
+    def _register_secrets(self) -> CloudConfig:
+        """Every `SecretStr` of the config is masked from now on in whatever the SDK writes."""
+        register_secrets_in(self)
+        return self
 
     @field_validator("environment", mode="before")
     @classmethod

@@ -46,5 +46,15 @@ DomainName = Annotated[
 ]
 """A DNS name such as 'api.myapp.com' (lower-cased, trailing dot removed)."""
 
-HttpEndpoint = Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")]
-"""An http(s) URL, e.g. an emulator at http://127.0.0.1:5000."""
+
+def _no_credentials(value: str) -> str:
+    if "@" in value.split("://", 1)[-1].split("/", 1)[0]:
+        raise ValueError(
+            "carries credentials in the URL. Fix: remove `user:password@`; AWS calls are signed with the"
+            " credentials of the environment (AWS_PROFILE, AWS_ACCESS_KEY_ID), never with the endpoint"
+        )
+    return value
+
+
+HttpEndpoint = Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$"), AfterValidator(_no_credentials)]
+"""An http(s) URL without credentials, e.g. an emulator at http://127.0.0.1:5000."""

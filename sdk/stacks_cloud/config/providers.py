@@ -10,7 +10,7 @@ from pydantic.alias_generators import to_camel
 from stacks_cloud.config.base import Model
 from stacks_cloud.config.env import resolve_env
 from stacks_cloud.config.fields import HttpEndpoint
-from stacks_cloud.core.secrets import SECRET_KEY
+from stacks_cloud.core.secrets import protect_secret_keys
 from stacks_cloud.core.types import Region
 
 
@@ -18,7 +18,8 @@ class ProviderSettings(BaseModel):
     """Settings for one provider, keyed by the provider's name at the top level of the config.
 
     Known fields are typed; any other field is passed through to the provider, and fields whose
-    name looks secret (api key, token, password, secret, webhook) are stored as `SecretStr`.
+    name looks secret (api key, token, password, secret, webhook, dsn, private key, auth), at any
+    depth of nested sections, are stored as `SecretStr` and masked in everything the SDK writes.
     """
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="allow")
@@ -36,11 +37,21 @@ class ProviderSettings(BaseModel):
         known = {"api_key", "apiKey", "region"}
         resolved = {}
         for key, value in data.items():
-            value = resolve_env(value)
-            if key not in known and isinstance(value, str) and SECRET_KEY.search(key):
-                value = SecretStr(value)
-            resolved[key] = value
+            value = _resolve_all(value)
+            if key in known:
+                resolved[key] = value
+            else:
+                resolved[key] = protect_secret_keys({key: value})[key]
         return resolved
+
+
+def _resolve_all(value: Any) -> Any:
+    """`from_env(...)` references resolved at any depth."""
+    if isinstance(value, dict):
+        return {key: _resolve_all(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolve_all(item) for item in value]
+    return resolve_env(value)
 
 
 class AwsSettings(Model):

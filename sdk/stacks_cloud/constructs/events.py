@@ -17,7 +17,9 @@ from pydantic import AfterValidator
 from stacks_cloud.cdk import Construct
 from stacks_cloud.cdk.aws import cloudwatch_event_rule, cloudwatch_event_target, iam_role
 from stacks_cloud.constructs._options import Options, validate_options
-from stacks_cloud.constructs.function import Code, Function, Runtime
+from stacks_cloud.constructs.function import Code, Function, Runtime, VpcPlacement
+from stacks_cloud.constructs.kms import EncryptionKey
+from stacks_cloud.constructs.queue import Queue
 from stacks_cloud.core import naming
 from stacks_cloud.core.types import MemorySize, ScheduleExpression
 
@@ -108,7 +110,8 @@ class ScheduleOptions(Options):
 
 
 class ScheduledFunction(Construct):
-    """A `Function` run by a `Rule` named `<function_name>-schedule`.
+    """A `Function` run by a `Rule` named `<function_name>-schedule`. EventBridge invokes it asynchronously:
+    give it a `dead_letter_queue` so that failed runs are kept.
 
     Attributes: `function`, `rule`, `grant_role`.
     """
@@ -125,6 +128,9 @@ class ScheduledFunction(Construct):
         memory_size: int = 128,
         runtime: Runtime = Runtime.PROVIDED_AL2,
         role_name: str | None = None,
+        dead_letter_queue: Queue | None = None,
+        encryption_key: EncryptionKey | None = None,
+        vpc: VpcPlacement | None = None,
     ) -> None:
         props = validate_options(
             ScheduleOptions, scope, construct_id, {"function_name": function_name, "memory_size": memory_size}
@@ -139,6 +145,9 @@ class ScheduledFunction(Construct):
             memory_size=props.memory_size,
             code=code,
             role_name=role_name,
+            dead_letter_queue=dead_letter_queue,
+            encryption_key=encryption_key,
+            vpc=vpc,
         )
         self.rule = Rule(self, "Schedule", schedule=schedule, rule_name=f"{function_name}-schedule")
         self.rule.add_target(self.function)

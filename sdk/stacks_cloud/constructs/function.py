@@ -6,21 +6,23 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
-from stacks_cloud.cdk import AssetType, Construct, TerraformAsset, TerraformStack
+from stacks_cloud.cdk import AssetType, Construct, TerraformAsset
 from stacks_cloud.cdk.aws import (
-    data_aws_caller_identity,
-    data_aws_partition,
-    data_aws_region,
     iam_role,
     iam_role_policy_attachment,
     lambda_function,
     lambda_permission,
 )
 from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._stack import stack_account, stack_partition, stack_region
+from stacks_cloud.constructs.grants import grant
+from stacks_cloud.constructs.kms import EncryptionKey
+from stacks_cloud.constructs.logs import DEFAULT_RETENTION_DAYS, LogGroup, RetentionDays
+from stacks_cloud.constructs.queue import Queue
 from stacks_cloud.core import naming
 from stacks_cloud.core.errors import ConfigError, Problem
 from stacks_cloud.core.types import LambdaTimeout, MemorySize
@@ -108,6 +110,16 @@ class FunctionOptions(Options):
     environment: dict[str, str] = Field(default_factory=dict)
     vpc: VpcPlacement | None = None
     """Run inside these subnets; the role then also gets ENI permissions. Default: no VPC."""
+    tracing: bool = True
+    """X-Ray tracing (`Active`), with the role's permission to send traces. Default: on."""
+    log_retention_days: RetentionDays = DEFAULT_RETENTION_DAYS
+    """Retention of the function's log group `/aws/lambda/<name>`. Default: 365 days."""
+    encryption_key: EncryptionKey | None = None
+    """Encrypts the log group and the environment variables (the role may decrypt them). Default: AWS's keys."""
+    reserved_concurrency: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    """Concurrent executions reserved for (and limited to) this function. Default: none (the account's pool)."""
+    dead_letter_queue: Queue | None = None
+    """Where failed asynchronous invocations (schedules, events) go after Lambda's retries. Default: none."""
 
     @field_validator("role_name", mode="after")
     @classmethod
@@ -123,54 +135,52 @@ class FunctionOptions(Options):
         return value
 
 
-SingletonT = TypeVar("SingletonT", bound=Construct)
-
-
-def _per_stack(scope: Construct, construct_id: str, kind: type[SingletonT]) -> SingletonT:
-    """The stack's one `kind` data source with id `construct_id`, created on first use and shared."""
-    stack = TerraformStack.of(scope)
-    existing = stack.node.try_find_child(construct_id)
-    if isinstance(existing, kind):
-        return existing
-    return kind(stack, construct_id)
-
-
-def stack_partition(scope: Construct) -> data_aws_partition.DataAwsPartition:
-    """The stack's `aws_partition` data source, shared by its functions (aws, aws-cn, aws-us-gov)."""
-    return _per_stack(scope, "AwsPartition", data_aws_partition.DataAwsPartition)
-
-
-def stack_region(scope: Construct) -> data_aws_region.DataAwsRegion:
-    """The stack's `aws_region` data source: the region of its provider."""
-    return _per_stack(scope, "AwsRegion", data_aws_region.DataAwsRegion)
-
-
-def stack_account(scope: Construct) -> data_aws_caller_identity.DataAwsCallerIdentity:
-    """The stack's `aws_caller_identity` data source: the account it deploys to."""
-    return _per_stack(scope, "AwsAccount", data_aws_caller_identity.DataAwsCallerIdentity)
-
-
 class Function(Construct):
-    """A Lambda function, its IAM role and the managed policy for logs (and VPC ENIs when placed in a VPC).
+    """A Lambda function with its own role, log group (retention, optional encryption) and X-Ray tracing.
 
-    Attributes: `function` (the `aws_lambda_function`), `role`, `arn`, `name`, `invoke_arn`.
+    The role may write only to the function's log group, plus ENI management when the function runs
+    in a VPC, X-Ray when tracing, its dead-letter queue when it has one, and decrypting its
+    environment when encrypted.
+
+    Attributes: `function` (the `aws_lambda_function`), `role`, `log_group`, `arn`, `name`, `invoke_arn`.
     """
 
     def __init__(self, scope: Construct, construct_id: str, **options: object) -> None:
         props = validate_options(FunctionOptions, scope, construct_id, options)
         super().__init__(scope, construct_id)
         self.options = props
-        partition = stack_partition(self)
+        partition = stack_partition(self).partition
         self.role = iam_role.IamRole(
             self, "Role", name=props.role_name or f"{props.function_name}-role", assume_role_policy=_ASSUME_LAMBDA
         )
-        managed = "AWSLambdaVPCAccessExecutionRole" if props.vpc else "AWSLambdaBasicExecutionRole"
-        iam_role_policy_attachment.IamRolePolicyAttachment(
+        key = props.encryption_key
+        self.log_group = LogGroup(
             self,
-            "ExecutionPolicy",
-            role=self.role.name,
-            policy_arn=f"arn:{partition.partition}:iam::aws:policy/service-role/{managed}",
+            "Logs",
+            name=f"/aws/lambda/{props.function_name}",
+            retention_days=props.log_retention_days,
+            key_arn=key.arn if key else None,
         )
+        grant(
+            self.log_group,
+            "Write",
+            self,
+            actions=("logs:CreateLogStream", "logs:PutLogEvents"),
+            resources=[f"{self.log_group.arn}:*"],
+        )
+        managed = ["service-role/AWSLambdaVPCAccessExecutionRole"] if props.vpc else []
+        managed += ["AWSXRayDaemonWriteAccess"] if props.tracing else []
+        for name in managed:
+            iam_role_policy_attachment.IamRolePolicyAttachment(
+                self,
+                name.rsplit("/", 1)[-1],
+                role=self.role.name,
+                policy_arn=f"arn:{partition}:iam::aws:policy/{name}",
+            )
+        if props.dead_letter_queue is not None:
+            props.dead_letter_queue.grant_send_messages(self)
+        if key is not None and props.environment:
+            key.grant_decrypt(self, "Environment")
         asset = TerraformAsset(self, "Code", path=str(props.code.path), type=AssetType.ARCHIVE)
         self.function = lambda_function.LambdaFunction(
             self,
@@ -186,6 +196,7 @@ class Function(Construct):
             environment=(
                 lambda_function.LambdaFunctionEnvironment(variables=props.environment) if props.environment else None
             ),
+            kms_key_arn=key.arn if key and props.environment else None,
             vpc_config=(
                 lambda_function.LambdaFunctionVpcConfig(
                     subnet_ids=props.vpc.subnet_ids, security_group_ids=props.vpc.security_group_ids
@@ -193,6 +204,14 @@ class Function(Construct):
                 if props.vpc
                 else None
             ),
+            tracing_config=lambda_function.LambdaFunctionTracingConfig(mode="Active") if props.tracing else None,
+            reserved_concurrent_executions=props.reserved_concurrency,
+            dead_letter_config=(
+                lambda_function.LambdaFunctionDeadLetterConfig(target_arn=props.dead_letter_queue.arn)
+                if props.dead_letter_queue is not None
+                else None
+            ),
+            depends_on=[self.log_group.group],  # before Lambda creates it, without retention, on first run
         )
 
     @property

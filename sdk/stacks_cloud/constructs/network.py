@@ -1,8 +1,17 @@
-"""`Vpc`: the private network the database and cache live in, and the app's security group."""
+"""`Vpc`: the private network the data tier lives in, and how the app's functions reach AWS from it.
+
+One private subnet per availability zone, sharing a private route table. Functions placed in the VPC
+(`app_placement`) reach S3 and DynamoDB through gateway endpoints and SQS and Secrets Manager through
+interface endpoints (private DNS), without an internet route; or, with `nat_gateway=True`, through a
+NAT gateway in a public subnet. The default security group admits nothing; VPC flow logs go to a
+log group. Resources the app must reach (`DatabaseInstance`, `RedisCluster`) create their own security
+group admitting `app_security_group` on their port only.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import json
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -10,14 +19,31 @@ from pydantic import AfterValidator, Field
 from stacks_cloud.cdk import Construct, Fn
 from stacks_cloud.cdk.aws import (
     data_aws_availability_zones,
+    default_security_group,
+    eip,
+    flow_log,
+    iam_role,
+    iam_role_policy,
+    internet_gateway,
+    nat_gateway,
+    route,
+    route_table,
+    route_table_association,
     security_group,
     subnet,
     vpc,
+    vpc_endpoint,
     vpc_security_group_egress_rule,
     vpc_security_group_ingress_rule,
 )
 from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._stack import stack_region
 from stacks_cloud.constructs.function import VpcPlacement
+from stacks_cloud.constructs.kms import EncryptionKey
+from stacks_cloud.constructs.logs import DEFAULT_RETENTION_DAYS, LogGroup, RetentionDays
+
+GatewayService = Annotated[str, Field(pattern=r"^(s3|dynamodb)$")]
+InterfaceService = Annotated[str, Field(pattern=r"^[a-z0-9.-]+$")]
 
 
 def _check_cidr(value: str) -> str:
@@ -37,23 +63,49 @@ class VpcOptions(Options):
     """Private subnets, one per availability zone. Default: 2 (RDS subnet groups need two AZs)."""
     name: Annotated[str, Field(min_length=1, max_length=200)] = "app"
     """Name tag prefix. Default: 'app'."""
+    gateway_endpoints: tuple[GatewayService, ...] = ("s3", "dynamodb")
+    """Services reached through gateway endpoints (free). Default: S3 and DynamoDB."""
+    interface_endpoints: tuple[InterfaceService, ...] = ("sqs", "secretsmanager")
+    """Services reached through interface endpoints (charged per hour and AZ). Default: SQS, Secrets Manager."""
+    nat_gateway: bool = False
+    """A NAT gateway (in a public subnet) for everything else the functions call. Default: none."""
+    flow_log_retention_days: RetentionDays = DEFAULT_RETENTION_DAYS
+    encryption_key: EncryptionKey | None = None
+    """Encrypts the flow log group. Default: CloudWatch Logs' own encryption."""
 
 
 class Vpc(Construct):
-    """A VPC with one private subnet per availability zone and the app's security group.
-
-    Resources that the app must reach (`RdsDatabase`, `RedisCluster`) create their own security
-    group admitting `app_security_group` on their port only. The subnets have no route to the
-    internet: the data tier does not need one.
-
-    Attributes: `vpc`, `private_subnet_ids`, `app_security_group`, `app_placement` (for a `Function`).
-    """
+    """Attributes: `vpc`, `private_subnet_ids`, `app_security_group`, `app_placement` (for a `Function`)."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, cidr: str = "10.0.0.0/16", az_count: int = 2, name: str = "app"
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cidr: str = "10.0.0.0/16",
+        az_count: int = 2,
+        name: str = "app",
+        gateway_endpoints: tuple[str, ...] = ("s3", "dynamodb"),
+        interface_endpoints: tuple[str, ...] = ("sqs", "secretsmanager"),
+        nat_gateway: bool = False,
+        encryption_key: EncryptionKey | None = None,
     ) -> None:
-        props = validate_options(VpcOptions, scope, construct_id, {"cidr": cidr, "az_count": az_count, "name": name})
+        props = validate_options(
+            VpcOptions,
+            scope,
+            construct_id,
+            {
+                "cidr": cidr,
+                "az_count": az_count,
+                "name": name,
+                "gateway_endpoints": gateway_endpoints,
+                "interface_endpoints": interface_endpoints,
+                "nat_gateway": nat_gateway,
+                "encryption_key": encryption_key,
+            },
+        )
         super().__init__(scope, construct_id)
+        self.props = props
         self.vpc = vpc.Vpc(
             self,
             "Vpc",
@@ -62,7 +114,10 @@ class Vpc(Construct):
             enable_dns_hostnames=True,
             tags={"Name": props.name},
         )
+        region = stack_region(self).name
+        # An allowlist of zone names (a to f): zones AWS adds later cannot slip into the set.
         zones = data_aws_availability_zones.DataAwsAvailabilityZones(self, "Zones", state="available")
+        zones.add_override("filter", [{"name": "zone-name", "values": [f"{region}{letter}" for letter in "abcdef"]}])
         network = ipaddress.IPv4Network(props.cidr)
         blocks = list(network.subnets(new_prefix=network.prefixlen + 4))
         self.private_subnets = [
@@ -76,6 +131,16 @@ class Vpc(Construct):
             )
             for index in range(props.az_count)
         ]
+        self.private_routes = route_table.RouteTable(
+            self, "PrivateRoutes", vpc_id=self.vpc.id, tags={"Name": f"{props.name}-private"}
+        )
+        for index, private in enumerate(self.private_subnets):
+            route_table_association.RouteTableAssociation(
+                self, f"PrivateRoutes{index}", subnet_id=private.id, route_table_id=self.private_routes.id
+            )
+        # The default security group admits and emits nothing: every resource names its own group.
+        default_security_group.DefaultSecurityGroup(self, "DefaultSecurityGroup", vpc_id=self.vpc.id)
+        self._flow_logs(props)
         self.app_security_group = security_group.SecurityGroup(
             self,
             "AppSecurityGroup",
@@ -83,14 +148,146 @@ class Vpc(Construct):
             description="The app's functions",
             vpc_id=self.vpc.id,
         )
+        self._egress("AppEgress", "Reach the data tier and the interface endpoints inside the VPC", cidr=props.cidr)
+        for service in props.gateway_endpoints:
+            endpoint = vpc_endpoint.VpcEndpoint(
+                self,
+                f"Endpoint-{service}",
+                vpc_id=self.vpc.id,
+                service_name=f"com.amazonaws.{region}.{service}",
+                vpc_endpoint_type="Gateway",
+                route_table_ids=[self.private_routes.id],
+                tags={"Name": f"{props.name}-{service}"},
+            )
+            self._egress(
+                f"AppEgress-{service}", f"Reach {service} through its gateway endpoint", prefix=endpoint.prefix_list_id
+            )
+        if props.interface_endpoints:
+            endpoints_group = self.admit_app(
+                self,
+                "EndpointsSecurityGroup",
+                port=443,
+                name=f"{props.name}-endpoints",
+                description="Interface endpoints",
+            )
+            for service in props.interface_endpoints:
+                vpc_endpoint.VpcEndpoint(
+                    self,
+                    f"Endpoint-{service}",
+                    vpc_id=self.vpc.id,
+                    service_name=f"com.amazonaws.{region}.{service}",
+                    vpc_endpoint_type="Interface",
+                    private_dns_enabled=True,
+                    subnet_ids=self.private_subnet_ids,
+                    security_group_ids=[endpoints_group],
+                    tags={"Name": f"{props.name}-{service}"},
+                )
+        if props.nat_gateway:
+            self._nat(props, blocks[props.az_count])
+
+    def _egress(
+        self, construct_id: str, description: str, *, cidr: str | None = None, prefix: str | None = None
+    ) -> None:
         vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
             self,
-            "AppEgress",
+            construct_id,
             security_group_id=self.app_security_group.id,
-            ip_protocol="-1",
-            cidr_ipv4=props.cidr,
-            description="Reach the data tier inside the VPC",
+            ip_protocol="-1" if cidr and cidr != "0.0.0.0/0" else "tcp",
+            from_port=None if cidr and cidr != "0.0.0.0/0" else 443,
+            to_port=None if cidr and cidr != "0.0.0.0/0" else 443,
+            cidr_ipv4=cidr,
+            prefix_list_id=prefix,
+            description=description,
         )
+
+    def _flow_logs(self, props: VpcOptions) -> None:
+        logs = LogGroup(
+            self,
+            "FlowLogs",
+            name=f"/vpc/{props.name}/flow-logs",
+            retention_days=props.flow_log_retention_days,
+            key_arn=props.encryption_key.arn if props.encryption_key else None,
+        )
+        role = iam_role.IamRole(
+            self,
+            "FlowLogsRole",
+            name_prefix="vpc-flow-logs-",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )
+        iam_role_policy.IamRolePolicy(
+            self,
+            "FlowLogsWrite",
+            name="write-flow-logs",
+            role=role.id,
+            policy=Fn.jsonencode(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "logs:CreateLogStream",
+                                "logs:PutLogEvents",
+                                "logs:DescribeLogGroups",
+                                "logs:DescribeLogStreams",
+                            ],
+                            "Resource": [logs.arn, f"{logs.arn}:*"],
+                        }
+                    ],
+                }
+            ),
+        )
+        flow_log.FlowLog(
+            self,
+            "FlowLog",
+            vpc_id=self.vpc.id,
+            traffic_type="ALL",
+            log_destination=logs.arn,
+            iam_role_arn=role.arn,
+        )
+
+    def _nat(self, props: VpcOptions, block: ipaddress.IPv4Network) -> None:
+        gateway = internet_gateway.InternetGateway(self, "InternetGateway", vpc_id=self.vpc.id)
+        public = subnet.Subnet(
+            self,
+            "Public0",
+            vpc_id=self.vpc.id,
+            cidr_block=str(block),
+            availability_zone=self.private_subnets[0].availability_zone,
+            tags={"Name": f"{props.name}-public-0"},
+        )
+        public_routes = route_table.RouteTable(self, "PublicRoutes", vpc_id=self.vpc.id)
+        route.Route(
+            self,
+            "PublicDefault",
+            route_table_id=public_routes.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=gateway.id,
+        )
+        route_table_association.RouteTableAssociation(
+            self, "PublicRoutes0", subnet_id=public.id, route_table_id=public_routes.id
+        )
+        address = eip.Eip(self, "NatAddress", domain="vpc")
+        nat = nat_gateway.NatGateway(self, "Nat", allocation_id=address.id, subnet_id=public.id, depends_on=[gateway])
+        route.Route(
+            self,
+            "PrivateDefault",
+            route_table_id=self.private_routes.id,
+            destination_cidr_block="0.0.0.0/0",
+            nat_gateway_id=nat.id,
+        )
+        self._egress("AppEgressHttps", "Reach HTTPS services through the NAT gateway", cidr="0.0.0.0/0")
 
     @property
     def private_subnet_ids(self) -> list[str]:

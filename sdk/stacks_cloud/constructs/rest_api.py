@@ -3,35 +3,104 @@
 The building block under the guide's `CustomApi` (AWS CDK's `apigateway.LambdaRestApi`): `ANY /`
 and `ANY /{proxy+}` integrated with the function (`AWS_PROXY`), a deployment that is replaced when
 the routes change, one stage, and the permission for API Gateway to invoke the function.
+
+Secure by default: who may call it is an explicit choice (`authorization`; `NONE`, a public API, is
+allowed and flagged by the policy gate until a suppression gives the reason); requests are
+validated; the stage writes JSON access logs to its own log group (retention, optional encryption),
+traces with X-Ray, logs errors, and throttles (`throttling_rate_limit` requests per second, bursts of
+`throttling_burst_limit`); a `WebAcl` can filter it.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from enum import StrEnum
+from typing import Annotated, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from stacks_cloud.cdk import Construct, Fn, TerraformResourceLifecycle
+from stacks_cloud.cdk import Construct, Fn, TerraformResourceLifecycle, TerraformStack
 from stacks_cloud.cdk.aws import (
+    api_gateway_account,
     api_gateway_deployment,
     api_gateway_integration,
     api_gateway_method,
+    api_gateway_method_settings,
+    api_gateway_request_validator,
     api_gateway_resource,
     api_gateway_rest_api,
     api_gateway_stage,
     iam_role,
+    iam_role_policy_attachment,
 )
 from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._stack import stack_partition
 from stacks_cloud.constructs.function import Function
+from stacks_cloud.constructs.kms import EncryptionKey
+from stacks_cloud.constructs.logs import DEFAULT_RETENTION_DAYS, LogGroup, RetentionDays
+from stacks_cloud.constructs.waf import WebAcl
 
 DEFAULT_STAGE_NAME = "prod"
 """The guide's `deployOptions.stageName`."""
 
 
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "httpMethod": "$context.httpMethod",
+        "resourcePath": "$context.resourcePath",
+        "status": "$context.status",
+        "protocol": "$context.protocol",
+        "responseLength": "$context.responseLength",
+        "integrationError": "$context.integrationErrorMessage",
+    }
+)
+
+
+class Authorization(StrEnum):
+    """Who may call the API's methods (API Gateway's `authorization`)."""
+
+    NONE = "NONE"
+    """Anyone: a public API. The policy gate flags it until a suppression says why that is right."""
+    AWS_IAM = "AWS_IAM"
+    """Callers that sign with AWS credentials allowed by IAM to `execute-api:Invoke`."""
+    CUSTOM = "CUSTOM"
+    """A Lambda authorizer (`authorizer_id`)."""
+    COGNITO_USER_POOLS = "COGNITO_USER_POOLS"
+    """Tokens of a Cognito user pool (`authorizer_id`)."""
+
+
 class RestApiOptions(Options):
     rest_api_name: Annotated[str, Field(min_length=1, max_length=1024)]
+    authorization: Authorization
+    """Required: an API's exposure is a decision, not a default."""
+    authorizer_id: str | None = None
+    """The authorizer of `CUSTOM` and `COGNITO_USER_POOLS`."""
     stage_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,128}$")] = DEFAULT_STAGE_NAME
     """Default: prod (the guide's)."""
+    throttling_rate_limit: Annotated[float, Field(gt=0)] = 100.0
+    """Steady requests per second the stage accepts. Default: 100."""
+    throttling_burst_limit: Annotated[int, Field(gt=0)] = 200
+    """Requests in a burst. Default: 200."""
+    log_retention_days: RetentionDays = DEFAULT_RETENTION_DAYS
+    encryption_key: EncryptionKey | None = None
+    """Encrypts the access log group. Default: CloudWatch Logs' own encryption."""
+    web_acl: WebAcl | None = None
+    """A WAF web ACL filtering the stage's requests. Default: none."""
+
+    @model_validator(mode="after")
+    def _authorizer_when_needed(self) -> Self:
+        needs = self.authorization in (Authorization.CUSTOM, Authorization.COGNITO_USER_POOLS)
+        if needs and not self.authorizer_id:
+            raise ValueError(
+                f"authorization {self.authorization.value} needs authorizer_id. Fix: pass the authorizer's id,"
+                " or use AWS_IAM."
+            )
+        if not needs and self.authorizer_id:
+            raise ValueError(f"authorizer_id is set, but authorization is {self.authorization.value}. Fix: remove it.")
+        return self
 
 
 class LambdaRestApi(Construct):
@@ -53,19 +122,44 @@ class LambdaRestApi(Construct):
         *,
         handler: Function,
         rest_api_name: str,
+        authorization: Authorization | str,
+        authorizer_id: str | None = None,
         stage_name: str = DEFAULT_STAGE_NAME,
+        throttling_rate_limit: float = 100.0,
+        throttling_burst_limit: int = 200,
+        log_retention_days: int = DEFAULT_RETENTION_DAYS,
+        encryption_key: EncryptionKey | None = None,
+        web_acl: WebAcl | None = None,
     ) -> None:
         props = validate_options(
-            RestApiOptions, scope, construct_id, {"rest_api_name": rest_api_name, "stage_name": stage_name}
+            RestApiOptions,
+            scope,
+            construct_id,
+            {
+                "rest_api_name": rest_api_name,
+                "authorization": authorization,
+                "authorizer_id": authorizer_id,
+                "stage_name": stage_name,
+                "throttling_rate_limit": throttling_rate_limit,
+                "throttling_burst_limit": throttling_burst_limit,
+                "log_retention_days": log_retention_days,
+                "encryption_key": encryption_key,
+                "web_acl": web_acl,
+            },
         )
         super().__init__(scope, construct_id)
         self.handler = handler
+        self.props = props
         self.stage_name = props.stage_name
         self.api = api_gateway_rest_api.ApiGatewayRestApi(
             self,
             "Api",
             name=props.rest_api_name,
             endpoint_configuration=api_gateway_rest_api.ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+        )
+        self.validator = api_gateway_request_validator.ApiGatewayRequestValidator(
+            self, "Validator", rest_api_id=self.api.id, name="parameters", validate_request_parameters=True
         )
         root_method, root_integration = self._proxy_method("Root", self.api.root_resource_id)
         proxy = api_gateway_resource.ApiGatewayResource(
@@ -82,9 +176,41 @@ class LambdaRestApi(Construct):
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
             depends_on=parts,
         )
-        self.stage = api_gateway_stage.ApiGatewayStage(
-            self, "Stage", rest_api_id=self.api.id, deployment_id=deployment.id, stage_name=props.stage_name
+        self.access_logs = LogGroup(
+            self,
+            "AccessLogs",
+            name=f"/aws/apigateway/{props.rest_api_name}/{props.stage_name}",
+            retention_days=props.log_retention_days,
+            key_arn=encryption_key.arn if encryption_key else None,
         )
+        self.stage = api_gateway_stage.ApiGatewayStage(
+            self,
+            "Stage",
+            rest_api_id=self.api.id,
+            deployment_id=deployment.id,
+            stage_name=props.stage_name,
+            xray_tracing_enabled=True,
+            access_log_settings=api_gateway_stage.ApiGatewayStageAccessLogSettings(
+                destination_arn=self.access_logs.arn, format=ACCESS_LOG_FORMAT
+            ),
+            depends_on=[cloudwatch_logging_role(self)],
+        )
+        api_gateway_method_settings.ApiGatewayMethodSettings(
+            self,
+            "MethodSettings",
+            rest_api_id=self.api.id,
+            stage_name=self.stage.stage_name,
+            method_path="*/*",
+            settings=api_gateway_method_settings.ApiGatewayMethodSettingsSettings(
+                metrics_enabled=True,
+                logging_level="ERROR",
+                data_trace_enabled=False,  # request and response bodies never reach the logs
+                throttling_rate_limit=props.throttling_rate_limit,
+                throttling_burst_limit=props.throttling_burst_limit,
+            ),
+        )
+        if props.web_acl is not None:
+            props.web_acl.protect(self, "WebAclAssociation", self.stage.arn)
         handler.allow_invoke(
             self,
             "InvokePermission",
@@ -102,7 +228,9 @@ class LambdaRestApi(Construct):
             rest_api_id=self.api.id,
             resource_id=resource_id,
             http_method="ANY",
-            authorization="NONE",
+            authorization=self.props.authorization.value,
+            authorizer_id=self.props.authorizer_id,
+            request_validator_id=self.validator.id,
         )
         integration = api_gateway_integration.ApiGatewayIntegration(
             self,
@@ -125,3 +253,42 @@ class LambdaRestApi(Construct):
     def grant_role(self) -> iam_role.IamRole:
         """Grants to the API go to its function's role."""
         return self.handler.role
+
+
+def cloudwatch_logging_role(scope: Construct) -> api_gateway_account.ApiGatewayAccount:
+    """The region's API Gateway setting that lets stages write logs: one per stack, created on first use.
+
+    It is an account-wide, per-region setting; several stacks setting it is harmless (each sets a role
+    with the same managed policy), and destroying it leaves the setting in place (AWS has no reset).
+    """
+    stack = TerraformStack.of(scope)
+    existing = stack.node.try_find_child("ApiGatewayCloudWatch")
+    if existing is not None:
+        account = existing.node.find_child("Account")
+        assert isinstance(account, api_gateway_account.ApiGatewayAccount)
+        return account
+    holder = Construct(stack, "ApiGatewayCloudWatch")
+    role = iam_role.IamRole(
+        holder,
+        "Role",
+        name_prefix="apigw-cloudwatch-",
+        assume_role_policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "apigateway.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )
+    iam_role_policy_attachment.IamRolePolicyAttachment(
+        holder,
+        "Policy",
+        role=role.name,
+        policy_arn=f"arn:{stack_partition(holder).partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+    )
+    return api_gateway_account.ApiGatewayAccount(holder, "Account", cloudwatch_role_arn=role.arn)

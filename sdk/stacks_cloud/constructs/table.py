@@ -1,4 +1,5 @@
-"""`Table`: the guide's DynamoDB table with a string partition key and optional sort key."""
+"""`Table`: the guide's DynamoDB table with a string partition key and optional sort key, encrypted
+(with a KMS key when given), with optional point-in-time recovery and deletion protection."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from stacks_cloud.cdk import Construct
 from stacks_cloud.cdk.aws import dynamodb_table
 from stacks_cloud.constructs._options import Options, validate_options
 from stacks_cloud.constructs.grants import Grantable, grant
+from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.core import naming
 
 
@@ -21,6 +23,10 @@ class TableOptions(Options):
     sort_key: Annotated[str, Field(min_length=1, max_length=255)] | None = "sk"
     point_in_time_recovery: bool = False
     """Continuous backups for 35 days. Default: off (the guide turns it on in production)."""
+    deletion_protection: bool = False
+    """Refuse to delete the table (even from Terraform) until this is turned off. Default: off."""
+    encryption_key: EncryptionKey | None = None
+    """Encrypt with this KMS key. Default: an AWS-owned key."""
 
 
 READ_WRITE_DATA_ACTIONS = (
@@ -55,6 +61,8 @@ class Table(Construct):
         partition_key: str = "pk",
         sort_key: str | None = "sk",
         point_in_time_recovery: bool = False,
+        deletion_protection: bool = False,
+        encryption_key: EncryptionKey | None = None,
     ) -> None:
         props = validate_options(
             TableOptions,
@@ -65,8 +73,11 @@ class Table(Construct):
                 "partition_key": partition_key,
                 "sort_key": sort_key,
                 "point_in_time_recovery": point_in_time_recovery,
+                "deletion_protection": deletion_protection,
+                "encryption_key": encryption_key,
             },
         )
+        self.encryption_key = encryption_key
         super().__init__(scope, construct_id)
         keys = [props.partition_key] + ([props.sort_key] if props.sort_key else [])
         self.table = dynamodb_table.DynamodbTable(
@@ -80,7 +91,10 @@ class Table(Construct):
             point_in_time_recovery=dynamodb_table.DynamodbTablePointInTimeRecovery(
                 enabled=props.point_in_time_recovery
             ),
-            server_side_encryption=dynamodb_table.DynamodbTableServerSideEncryption(enabled=True),
+            server_side_encryption=dynamodb_table.DynamodbTableServerSideEncryption(
+                enabled=True, kms_key_arn=encryption_key.arn if encryption_key else None
+            ),
+            deletion_protection_enabled=props.deletion_protection,
         )
 
     @property
@@ -96,3 +110,5 @@ class Table(Construct):
         grant(
             self, "ReadWriteData", grantee, actions=READ_WRITE_DATA_ACTIONS, resources=[self.arn, f"{self.arn}/index/*"]
         )
+        if self.encryption_key is not None:
+            self.encryption_key.grant_encrypt_decrypt(grantee, label=self.node.id)

@@ -10,13 +10,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stacks_cloud.core.secrets import redact
+from stacks_cloud.core.secrets import redact, redact_text
 
 _MAX_VALUE_REPR = 80
 
 
 class CloudError(Exception):
-    """Base class of every error this SDK raises on purpose."""
+    """Base class of every error this SDK raises on purpose. Its text never shows a registered secret."""
+
+    def __str__(self) -> str:
+        return redact_text(super().__str__())
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,125 @@
-"""Keep secrets out of messages: what counts as a secret key, and how values are masked."""
+"""Keep secrets out of everything the SDK writes: one masker, fed by value and by pattern.
+
+Every secret the process resolves is registered once (`register_secret`): the values of `SecretStr`
+fields when a config is validated, `from_env(...)` values when they are read into secret fields or
+from secret-looking variables, provider-section keys that look secret, the Redis URL a hook is given.
+`redact_text` then masks those values (and their URL-encoded forms) wherever text leaves the
+process: log records (`MaskingFilter`), CLI output (`MaskingStream`), ledger writes, error messages
+(`CloudError` texts) and notification texts. Patterns catch what was never registered: a password in
+a URL (`redis://:pw@host`), a Slack webhook path, `password=...` pairs.
+"""
 
 from __future__ import annotations
 
+import io
+import logging
 import re
-from typing import Any
+import threading
+from typing import Any, TextIO
+from urllib.parse import quote, quote_plus
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
-SECRET_KEY = re.compile(r"(api_?key|apikey|token|secret|password|passwd|webhook|credential)", re.IGNORECASE)
-"""Setting names whose values are treated as secrets."""
+SECRET_KEY = re.compile(
+    r"(api_?key|apikey|token|secret|password|passwd|pwd|webhook|credential|dsn|private_?key|passphrase"
+    r"|access_?key|signing_?key|connection_?string|(^|_)auth($|_))",
+    re.IGNORECASE,
+)
+"""Setting names whose values are treated as secrets (`apiKey`, `dsn`, `privateKey`, `auth`, ...)."""
 
 MASK = "**********"
+MIN_SECRET_LENGTH = 4
+"""Shorter values are not masked by value (they would mask common words); patterns still apply."""
+
+
+def looks_secret(key: str) -> bool:
+    """Whether a setting named `key` holds a secret (camelCase and snake_case alike)."""
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key)
+    return bool(SECRET_KEY.search(snake) or SECRET_KEY.search(key))
+
+
+class Masker:
+    """The registry of secret values, and the function that masks them in text. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._ordered: tuple[str, ...] = ()
+        self._lock = threading.Lock()
+
+    def register(self, value: str | SecretStr | None) -> None:
+        """Mask `value` (and its URL-encoded forms) from now on. None and short values are ignored."""
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(raw, str) or len(raw) < MIN_SECRET_LENGTH:
+            return
+        forms = {raw, quote(raw, safe=""), quote_plus(raw)}
+        with self._lock:
+            if forms <= self._values:
+                return
+            self._values |= {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+            self._ordered = tuple(sorted(self._values, key=len, reverse=True))
+
+    def forget_all(self) -> None:
+        """Empty the registry (tests)."""
+        with self._lock:
+            self._values.clear()
+            self._ordered = ()
+
+    def mask(self, text: str) -> str:
+        for secret in self._ordered:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+    def __contains__(self, value: str) -> bool:
+        return value in self._values
+
+
+MASKER = Masker()
+"""The process's one masker."""
+
+
+def register_secret(value: str | SecretStr | None) -> None:
+    """Register a secret value with the process's masker (see `Masker.register`)."""
+    MASKER.register(value)
+
+
+def register_secrets_in(value: Any, *, _seen: set[int] | None = None) -> None:
+    """Register every `SecretStr` in `value` (models, their extras, dicts, lists), at any depth."""
+    seen = _seen if _seen is not None else set()
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    if isinstance(value, SecretStr):
+        MASKER.register(value)
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            register_secrets_in(getattr(value, name, None), _seen=seen)
+        for item in (value.model_extra or {}).values():
+            register_secrets_in(item, _seen=seen)
+    elif isinstance(value, dict):
+        for item in value.values():
+            register_secrets_in(item, _seen=seen)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            register_secrets_in(item, _seen=seen)
+
+
+def protect_secret_keys(value: Any) -> Any:
+    """`value` with every string under a secret-looking key, at any depth, made a registered `SecretStr`."""
+    if isinstance(value, dict):
+        protected: dict[Any, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, str) and looks_secret(key) and isinstance(item, str):
+                MASKER.register(item)
+                protected[key] = SecretStr(item)
+            else:
+                protected[key] = protect_secret_keys(item)
+        return protected
+    if isinstance(value, list):
+        return [protect_secret_keys(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(protect_secret_keys(item) for item in value)
+    return value
 
 
 def redact(value: Any) -> Any:
@@ -19,11 +128,13 @@ def redact(value: Any) -> Any:
         return MASK
     if isinstance(value, dict):
         return {
-            key: (MASK if isinstance(key, str) and SECRET_KEY.search(key) and item is not None else redact(item))
+            key: (MASK if isinstance(key, str) and looks_secret(key) and item is not None else redact(item))
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
         return type(value)(redact(item) for item in value)
+    if isinstance(value, str):
+        return redact_text(value)
     return value
 
 
@@ -31,7 +142,9 @@ _URL_PASSWORD = re.compile(
     r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]+)@", re.IGNORECASE
 )
 _SECRET_ASSIGNMENT = re.compile(
-    r"(?P<key>[A-Za-z0-9_.-]*(?:api_?key|apikey|token|secret|password|passwd|credential)[A-Za-z0-9_.-]*)"
+    # the key ends with the secret word (`DB_PASSWORD=`, `client_secret:`), so that names that merely
+    # contain one (`aws_vpc_endpoint.Endpoint-secretsmanager: Creation complete`) are left alone
+    r"(?P<key>\b[A-Za-z0-9_.-]*(?:api_?key|apikey|access_?key|token|secret|password|passwd|credential|dsn)s?)"
     r"(?P<sep>\s*[=:]\s*)(?P<quote>[\"']?)(?P<value>[^\s\"',;]+)",
     re.IGNORECASE,
 )
@@ -39,10 +152,84 @@ _WEBHOOK_PATH = re.compile(r"(https://hooks\.slack\.com/)[^\s\"']+")
 
 
 def redact_text(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
-    """`text` with secrets masked: the given values, passwords in URLs (`redis://:pw@host`), Slack webhook
-    paths, and `key=value` / `key: value` pairs whose key looks secret. For logs and error messages."""
+    """`text` with secrets masked: every registered secret, the given values, passwords in URLs
+    (`redis://:pw@host`), Slack webhook paths, and `key=value` / `key: value` pairs whose key looks
+    secret. Everything the SDK prints, logs, records or sends passes through it."""
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):
         text = text.replace(secret, MASK)
+    text = MASKER.mask(text)
     text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
     text = _WEBHOOK_PATH.sub(lambda m: f"{m[1]}{MASK}", text)
     return _SECRET_ASSIGNMENT.sub(lambda m: f"{m['key']}{m['sep']}{m['quote']}{MASK}", text)
+
+
+# --- where text leaves the process ---------------------------------------------------------------------
+
+
+class MaskingFilter(logging.Filter):
+    """Masks a log record's message, arguments and traceback before any handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_stacks_cloud_masked", False):
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: leave it to logging's own error report
+            return True
+        record.msg, record.args = redact_text(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
+        record._stacks_cloud_masked = True
+        return True
+
+
+_FILTER = MaskingFilter()
+
+
+def mask_logger(logger: logging.Logger) -> None:
+    """Mask what `logger` and its handlers (and the root logger's handlers) write. Idempotent."""
+    for target in (logger, *logger.handlers, *logging.getLogger().handlers):
+        if _FILTER not in target.filters:
+            target.addFilter(_FILTER)
+
+
+class MaskingStream(io.TextIOBase):
+    """A text stream that masks what is written to `target`, line by line (a secret split across two
+    writes is still masked). Partial lines are written on `flush`."""
+
+    def __init__(self, target: TextIO) -> None:
+        self.target = target
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._pending += text
+            if "\n" in self._pending:
+                complete, self._pending = self._pending.rsplit("\n", 1)
+                self.target.write(redact_text(complete) + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._pending:
+                self.target.write(redact_text(self._pending))
+                self._pending = ""
+        self.target.flush()
+
+    def isatty(self) -> bool:
+        return self.target.isatty()
+
+    def fileno(self) -> int:
+        return self.target.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.target, "encoding", "utf-8")
+
+    def writable(self) -> bool:
+        return True

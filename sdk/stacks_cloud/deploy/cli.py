@@ -1,6 +1,7 @@
 """`cloud`: init, synth, plan, deploy, destroy, status, rollback and bootstrap from the command line.
 
     cloud init my-infra                     # a new project from the SDK's template
+    cloud --env production check            # the policy gate: checkov and the SDK's rules
     cloud --env production plan
     cloud --env production deploy --version 1.4.0
     cloud status --json
@@ -9,7 +10,7 @@
 The project is the nearest folder at or above the working directory holding `cdktf.json` (or
 `--project DIR`); its config is `config/cloud.py` (or `--config FILE`: a .py defining `CLOUD`, or
 .json, relative to the working directory). `python -m stacks_cloud` is the same CLI.
-Exit codes: 0 done, 1 the deployment failed, 2 bad config or usage, 130 interrupted.
+Exit codes: 0 done, 1 the deployment (or the policy gate) failed, 2 bad config or usage, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stacks_cloud.core.errors import CloudError, ConfigError
-from stacks_cloud.core.secrets import redact_text
+from stacks_cloud.core.secrets import MaskingStream, mask_logger, redact_text
 
 if TYPE_CHECKING:  # imported when a command runs: `cloud init` and `--help` never start the cdktf kernel
     from stacks_cloud.config import CloudConfig
@@ -70,12 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("directory", type=Path, help="the folder to create (must be empty or missing)")
     init.add_argument("--name", help="the app name (default: the folder's name, made valid)")
     command("synth", "write cdktf.out/ (like cdktf synth)")
+    command("check", "the policy gate: checkov and the SDK's rules on every stack, with config/checks.toml")
     plan = command("plan", "what a deploy would change, per stack")
     deploy = command("deploy", "run hooks and deploy every stack")
     for sub in (plan, deploy):
         sub.add_argument("--stacks", nargs="+", help="only these stacks")
         sub.add_argument("--concurrency", type=int, default=4, help="stacks at once (default 4)")
     deploy.add_argument("--version", dest="release", help="version label (default: git describe)")
+    deploy.add_argument(
+        "--skip-checks",
+        action="store_true",
+        help="deploy without the policy gate (recorded in the ledger; default: the gate runs first)",
+    )
     deploy.add_argument(
         "--rollback-on-interrupt",
         action="store_true",
@@ -97,11 +104,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    with masked_output():
+        return _main(argv)
+
+
+@contextlib.contextmanager
+def masked_output() -> Iterator[None]:
+    """stdout and stderr (hooks' prints, logs, our own output) pass through the secrets masker."""
+    if isinstance(sys.stdout, MaskingStream):
+        yield
+        return
+    original = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = MaskingStream(sys.stdout), MaskingStream(sys.stderr)
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        sys.stdout, sys.stderr = original
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,  # the masking stream
     )
+    mask_logger(logging.getLogger("stacks_cloud"))
     try:
         if args.command == "init":
             return _init(args)
@@ -270,6 +302,13 @@ async def _run(args: argparse.Namespace, config: CloudConfig, project: Project) 
         app.synth()
         _emit(args, {"stacks": stack_names(config)}, "\n".join(stack_names(config)))
         return EXIT_OK
+    if args.command == "check":
+        gate = await Cloud.check(config, project_dir=root, app=project.app)
+        if gate is None:
+            _emit(args, {"ok": True, "applicable": False}, f"provider {config.driver!r} writes no Terraform to check")
+            return EXIT_OK
+        _emit(args, gate.as_dict(), gate.render())
+        return EXIT_OK if gate.ok else EXIT_FAILED
     if args.command == "plan":
         summaries = await Cloud.plan(
             config, stacks=args.stacks, concurrency=args.concurrency, project_dir=root, app=project.app, on_line=None
@@ -292,6 +331,7 @@ async def _run(args: argparse.Namespace, config: CloudConfig, project: Project) 
             app=project.app,
             on_line=progress,
             rollback_on_interrupt=args.rollback_on_interrupt,
+            checks=not args.skip_checks,
         )
         lines = [f"deployed {result.deployment_id}" + (f": {result.url}" if result.url else "")]
         lines += [f"  {stack}: {seconds:.0f} s" for stack, seconds in result.timings.items() if stack != "total"]

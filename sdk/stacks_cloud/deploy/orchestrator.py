@@ -16,6 +16,10 @@ nothing was applied in the deployment; it re-deploys the live deployment's recor
 archived synth, or its config snapshot and version), and an on-error hook's timeout does not cut it
 short.
 
+The policy gate (`stacks_cloud.policy`) runs on what a deploy is about to apply, after the pre-deploy
+hooks (they may build the code) and before any stack: a failure is recorded, the on-error hooks run,
+nothing is applied. `checks=False` skips it; the ledger records the gate's verdict either way.
+
     result = await Cloud.deploy(config, version="1.4.0")
     status = await Cloud.status(config)
     await Cloud.destroy(config)
@@ -48,7 +52,7 @@ from stacks_cloud.core.errors import (
     InfrastructureError,
     Problem,
 )
-from stacks_cloud.core.secrets import MASK, redact_text
+from stacks_cloud.core.secrets import MASK, mask_logger, redact_text
 from stacks_cloud.deploy.ledger import Ledger, LockHolder, open_ledger
 from stacks_cloud.deploy.project import APP_FILE, find_project_root, load_app, not_a_project
 from stacks_cloud.hooks.base import Phase, run_phase
@@ -63,6 +67,9 @@ from stacks_cloud.models import (
     State,
     StateLock,
 )
+from stacks_cloud.policy import GateReport, PolicyViolationError, load_suppressions, run_gate
+from stacks_cloud.policy.gate import find_checkov
+from stacks_cloud.policy.suppressions import SUPPRESSIONS_FILE, Suppression
 from stacks_cloud.providers.base import ApplyProgress, CloudProvider, ProviderRuntime
 from stacks_cloud.providers.registry import resolve_provider
 from stacks_cloud.stacks.app import CloudApp
@@ -161,6 +168,7 @@ class _Session:
             app = load_app(self.project_dir)
         self.on_line = on_line
         self.logger = logger or LOGGER
+        mask_logger(self.logger)  # hooks log through it: registered secrets never reach a handler in clear
         self.ledger: Ledger = open_ledger(config, self.project_dir)
         self.provider: CloudProvider = resolve_provider(config)
         self.progress = ApplyProgress()
@@ -171,6 +179,8 @@ class _Session:
         self._heartbeat: asyncio.Task[None] | None = None
         self._rollback_task: asyncio.Future[DeploymentResult | None] | None = None
         self.rolled_back_to: str | None = None
+        self.suppressions: list[Suppression] = []
+        self.checkov: str | None = None
         self.provider.attach(
             ProviderRuntime(
                 project_dir=self.project_dir,
@@ -338,6 +348,55 @@ class _Session:
         if released is False:
             self.logger.warning("the environment lock had been taken over; not released by this run")
 
+    # --- the policy gate ---------------------------------------------------------------------------------------
+
+    @property
+    def synthesizes(self) -> bool:
+        """Whether the provider writes Terraform the gate can check."""
+        return type(self.provider).synthesize is not CloudProvider.synthesize
+
+    def prepare_gate(self) -> None:
+        """Read the suppressions and find checkov before anything is recorded (a `ConfigError` if not)."""
+        self.suppressions = load_suppressions(self.project_dir / SUPPRESSIONS_FILE)
+        if self.synthesizes:
+            self.checkov = find_checkov()
+
+    async def check(self, deploy_config: DeploymentConfig) -> tuple[GateReport | None, DeploymentConfig]:
+        """Synthesize `deploy_config` and run the gate on it; the config returned applies that synth."""
+        outdir = await asyncio.to_thread(self.provider.synthesize, deploy_config)
+        if outdir is None:
+            return None, deploy_config
+        report = await asyncio.to_thread(
+            run_gate,
+            outdir,
+            environment=deploy_config.environment,
+            suppressions=self.suppressions,
+            checkov=self.checkov,
+        )
+        return report, deploy_config.model_copy(update={"synthesized_dir": outdir})
+
+    async def _gate(self, deployment_id: str, deploy_config: DeploymentConfig, checks: bool) -> DeploymentConfig:
+        if not checks:
+            self.ledger.set_checks(deployment_id, "skipped (--skip-checks)")
+            self.logger.warning("policy gate skipped (--skip-checks): recorded in the ledger")
+            self._say("policy", "policy gate skipped (--skip-checks): recorded in the ledger")
+            return deploy_config
+        report, checked = await self.check(deploy_config)
+        if report is None:
+            self.ledger.set_checks(
+                deployment_id, f"not applicable: provider {self.provider.name!r} writes no Terraform"
+            )
+            return deploy_config
+        self.ledger.set_checks(deployment_id, report.summary())
+        self._say("policy", "policy gate " + report.summary())
+        if not report.ok:
+            raise PolicyViolationError(report)
+        return checked
+
+    def _say(self, source: str, line: str) -> None:
+        if self.on_line is not None:
+            self.on_line(source, line)
+
     # --- deployments ----------------------------------------------------------------------------------------
 
     def applied_anything(self) -> bool:
@@ -355,9 +414,11 @@ class _Session:
         target: DeploymentRecord | None = None,
         run_hooks: bool = True,
         rollback_on_interrupt: bool = False,
+        checks: bool | None = None,
     ) -> DeploymentResult:
-        """Record, run the hooks and the provider. On failure: on-error hooks, then re-raise; on interruption:
-        record it and re-raise the cancellation."""
+        """Record, run the hooks, the policy gate (`checks`: True runs it, False records it skipped, None:
+        not at all, for rollbacks that re-apply what was checked before) and the provider.
+        On failure: on-error hooks, then re-raise; on interruption: record it and re-raise the cancellation."""
         cloud = self.config if target is None or not target.config_snapshot else self._restored(target)
         self.ledger.start(
             deployment_id,
@@ -385,10 +446,12 @@ class _Session:
                 await run_phase(
                     Phase.PRE_DEPLOY, hooks.pre_deploy, context, environment=cloud.environment, logger=self.logger
                 )
-            self.ledger.set_status(deployment_id, State.DEPLOYING)
             deploy_config = self.deployment_config(
                 deployment_id, version, config=cloud, stacks=stacks, concurrency=concurrency, rollback_of=rollback_of
             )
+            if checks is not None:
+                deploy_config = await self._gate(deployment_id, deploy_config, checks)
+            self.ledger.set_status(deployment_id, State.DEPLOYING)
             self.deploy_called = True
             if target is not None:
                 result = await self.provider.rollback(target, deploy_config)
@@ -522,8 +585,10 @@ class Cloud:
         logger: logging.Logger | None = None,
         app: CloudApp | None = None,
         rollback_on_interrupt: bool = False,
+        checks: bool = True,
     ) -> DeploymentResult:
-        """Deploy `config` while holding the environment lock.
+        """Deploy `config` while holding the environment lock, after the policy gate (`checks=False`: without
+        it, recorded in the ledger).
 
         Raises `ConfigError` (nothing recorded) for an unknown stack, `DeploymentLockedError` (nothing
         recorded) when another run holds the environment, the provider's errors after recording a
@@ -531,6 +596,8 @@ class Cloud:
         """
         session = _Session(config, project_dir=project_dir, on_line=on_line, logger=logger, app=app)
         session.provider.check_stacks(config, stacks)
+        if checks:
+            session.prepare_gate()
         deployment_id = new_deployment_id(config.environment)
         await session.acquire(deployment_id, "deploy")
         try:
@@ -540,6 +607,7 @@ class Cloud:
                 stacks=stacks,
                 concurrency=concurrency,
                 rollback_on_interrupt=rollback_on_interrupt,
+                checks=checks,
             )
         finally:
             await session.release()
@@ -660,6 +728,25 @@ class Cloud:
             return await session.provider.plan(deploy_config)
         finally:
             shutil.rmtree(session.work_dir(plan_id), ignore_errors=True)
+
+    @staticmethod
+    async def check(
+        config: CloudConfig,
+        *,
+        project_dir: Path | None = None,
+        app: CloudApp | None = None,
+    ) -> GateReport | None:
+        """Synthesize `config` and run the policy gate on it (no lock, nothing recorded, nothing applied).
+        None when the provider writes no Terraform."""
+        session = _Session(config, project_dir=project_dir, on_line=None, logger=None, app=app)
+        session.prepare_gate()
+        check_id = f"check-{new_deployment_id(config.environment)}"
+        deploy_config = session.deployment_config(check_id, default_version(session.project_dir))
+        try:
+            report, _ = await session.check(deploy_config)
+            return report
+        finally:
+            shutil.rmtree(session.work_dir(check_id), ignore_errors=True)
 
     @staticmethod
     async def locks(

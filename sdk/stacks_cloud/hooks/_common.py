@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from stacks_cloud.config import FromEnv
+from stacks_cloud.core.secrets import register_secret
 
 if TYPE_CHECKING:
     from stacks_cloud.models import DeploymentContext
@@ -29,11 +30,15 @@ def split(args: tuple[Any, ...]) -> tuple[BaseException | None, DeploymentContex
 
 
 def reveal(secret: Secret | None) -> str | None:
+    """The secret's value, registered with the masker so that it never reaches output in clear."""
     if isinstance(secret, FromEnv):
-        return secret.resolve()
-    if isinstance(secret, SecretStr):
-        return secret.get_secret_value()
-    return secret
+        value = secret.resolve()
+    elif isinstance(secret, SecretStr):
+        value = secret.get_secret_value()
+    else:
+        value = secret
+    register_secret(value)
+    return value
 
 
 def setting(value: Setting | None, context: DeploymentContext) -> str | None:

@@ -153,6 +153,7 @@ def notify_slack(
             error=error_message,
             error_text=f": {error_message}" if failed else "",
         )
+        message = redact_text(message)  # a version label or a URL may carry a registered secret
         payload: dict[str, str] = {"text": message}
         if channel:
             payload["channel"] = channel

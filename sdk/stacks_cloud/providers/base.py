@@ -100,6 +100,12 @@ class CloudProvider(ABC):
         """
         return await self.deploy(config)
 
+    def synthesize(self, config: DeploymentConfig) -> Path | None:
+        """Write the Terraform this provider would apply for `config` (a `cdktf.out` folder) for the policy
+        gate to check, and return it; `deploy` then applies exactly that (`config.synthesized_dir`).
+        Default: None, nothing to check (the ledger records the gate as not applicable)."""
+        return None
+
     def check_stacks(self, config: CloudConfig, selected: list[str] | None) -> None:  # noqa: B027  (optional)
         """Refuse a stack selection this provider cannot deploy (raise `ConfigError`). Default: accept any."""
 

@@ -348,9 +348,13 @@ async def _all_or_first_error(coroutines: list[Coroutine[Any, Any, None]]) -> No
         raise errors[0]
 
 
+_NOT_KEPT = frozenset({"aws_iam_role_policy"})
+
+
 def kept_addresses(synthesized: dict[str, Any]) -> list[str]:
-    """Addresses of `prevent_destroy` resources and of the other resources of their constructs."""
-    resources = synthesized.get("resource", {})
+    """Addresses of `prevent_destroy` resources and of the other resources of their constructs, but grants:
+    an inline policy on another construct's role goes with that role."""
+    resources = {kind: items for kind, items in synthesized.get("resource", {}).items() if kind not in _NOT_KEPT}
     kept_paths = [
         body["//"]["metadata"]["path"].rsplit("/", 1)[0] + "/"
         for items in resources.values()

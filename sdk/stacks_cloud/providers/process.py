@@ -97,7 +97,7 @@ async def run_streaming(
     """
     log_path = log_file or cwd / f".{Path(command[0]).name}-{os.getpid()}-{id(command)}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as sink:
+    with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as sink:
         offset = sink.tell()
         process = await asyncio.create_subprocess_exec(
             *command,
@@ -107,6 +107,7 @@ async def run_streaming(
             stdout=sink,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # its own process group: the terminal's Ctrl-C is ours to forward
+            umask=0o077,  # what terraform writes (local state, plans, backups) is the user's alone: 0600
         )
     if observer is not None:
         observer(process.pid, True)

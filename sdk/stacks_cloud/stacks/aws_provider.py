@@ -10,11 +10,13 @@ ENDPOINT_SERVICES = (
     "acm",
     "apigateway",
     "cloudfront",
+    "cloudwatchlogs",
     "dynamodb",
     "ec2",
     "elasticache",
     "events",
     "iam",
+    "kms",
     "lambda_",
     "rds",
     "route53",
@@ -22,6 +24,7 @@ ENDPOINT_SERVICES = (
     "secretsmanager",
     "sqs",
     "sts",
+    "wafv2",
 )
 """Services the app's stacks call; `AwsSettings.endpoint` redirects all of them."""
 

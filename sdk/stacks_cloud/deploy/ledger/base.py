@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import io
+import json
 import os
 import socket
 import tarfile
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from stacks_cloud.core.secrets import redact_text
 from stacks_cloud.models import DeploymentRecord, State
 
 ARCHIVE_EXCLUDES = {".terraform", "outputs", "logs", "plans"}
@@ -26,6 +28,15 @@ ARCHIVE_EXCLUDES = {".terraform", "outputs", "logs", "plans"}
 
 DEFAULT_KEEP_ARCHIVES = 10
 """Archives of the last N completed deployments kept for rollbacks (`state.keepArchives`)."""
+
+
+def masked(value: Any) -> Any:
+    """`value` with every registered secret masked: what a ledger writes, it writes through this."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return redact_text(value)
+    return json.loads(redact_text(json.dumps(value, default=str)))
 
 
 def current_operator() -> str:
@@ -156,6 +167,10 @@ class Ledger(ABC):
     @abstractmethod
     def set_status(self, deployment_id: str, status: str, *, error: str | None = None, url: str | None = None) -> None:
         """Set a deployment's status (and its error or url); a final status sets its finish time."""
+
+    @abstractmethod
+    def set_checks(self, deployment_id: str, checks: str) -> None:
+        """Record the policy gate's verdict for a deployment (see `DeploymentRecord.checks`)."""
 
     @abstractmethod
     def set_stack(

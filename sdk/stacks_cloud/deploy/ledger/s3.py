@@ -23,7 +23,7 @@ from typing import Any
 
 from stacks_cloud.config import S3StateSettings
 from stacks_cloud.core.errors import LedgerError
-from stacks_cloud.deploy.ledger.base import Ledger, LockHolder, current_operator
+from stacks_cloud.deploy.ledger.base import Ledger, LockHolder, current_operator, masked
 from stacks_cloud.deploy.ledger.sqlite import FINAL_STATUSES
 from stacks_cloud.models import DeploymentRecord
 
@@ -180,7 +180,7 @@ class S3Ledger(Ledger):
             "id": deployment_id,
             "app": app,
             "environment": environment,
-            "version": version,
+            "version": masked(version),
             "provider": provider,
             "config_hash": config_hash,
             "status": "pending",
@@ -191,8 +191,9 @@ class S3Ledger(Ledger):
             "finished_at": None,
             "has_archive": False,
             "kind": kind,
-            "config_snapshot": config_snapshot,
+            "config_snapshot": masked(config_snapshot),
             "operator": current_operator(),
+            "checks": None,
         }
         key = self._record_key(app, environment, deployment_id)
         try:
@@ -221,11 +222,17 @@ class S3Ledger(Ledger):
         def change(data: dict[str, Any]) -> None:
             data["status"] = status
             if error is not None:
-                data["error"] = error
+                data["error"] = masked(error)
             if url is not None:
-                data["url"] = url
+                data["url"] = masked(url)
             if status in FINAL_STATUSES and data.get("finished_at") is None:
                 data["finished_at"] = time.time()
+
+        self._update(deployment_id, change)
+
+    def set_checks(self, deployment_id: str, checks: str) -> None:
+        def change(data: dict[str, Any]) -> None:
+            data["checks"] = masked(checks)
 
         self._update(deployment_id, change)
 
@@ -245,9 +252,9 @@ class S3Ledger(Ledger):
         previous, etag = current if current else ({}, None)
         data = {
             "status": status,
-            "outputs": outputs if outputs is not None else previous.get("outputs", {}),
+            "outputs": masked(outputs) if outputs is not None else previous.get("outputs", {}),
             "seconds": seconds if seconds is not None else previous.get("seconds"),
-            "error": error,
+            "error": masked(error),
             "updated_at": time.time(),
         }
         self._put_json(key, data, etag=etag, create=etag is None)
@@ -332,6 +339,7 @@ class S3Ledger(Ledger):
             kind=data.get("kind", "deploy"),
             config_snapshot=data.get("config_snapshot"),
             operator=data.get("operator"),
+            checks=data.get("checks"),
         )
 
     # --- the environment lock -----------------------------------------------------------------------------

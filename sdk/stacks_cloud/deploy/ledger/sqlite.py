@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from stacks_cloud.core.errors import LedgerError
-from stacks_cloud.deploy.ledger.base import Ledger, LockHolder, current_operator
+from stacks_cloud.deploy.ledger.base import Ledger, LockHolder, current_operator, masked
 from stacks_cloud.models import DeploymentRecord
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIGRATIONS: dict[int, str] = {
     1: """
 CREATE TABLE IF NOT EXISTS deployments (
@@ -65,6 +65,9 @@ CREATE TABLE locks (
     version INTEGER NOT NULL,
     PRIMARY KEY (app, environment)
 );
+""",
+    3: """
+ALTER TABLE deployments ADD COLUMN checks TEXT;
 """,
 }
 """Schema changes by the version they lead to; each runs once, in order, in one transaction."""
@@ -238,13 +241,13 @@ class SqliteLedger(Ledger):
                     deployment_id,
                     app,
                     environment,
-                    version,
+                    masked(version),
                     provider,
                     config_hash,
                     rollback_of,
                     time.time(),
                     kind,
-                    json.dumps(config_snapshot) if config_snapshot is not None else None,
+                    json.dumps(masked(config_snapshot)) if config_snapshot is not None else None,
                     current_operator(),
                 ),
             )
@@ -255,8 +258,12 @@ class SqliteLedger(Ledger):
             db.execute(
                 "UPDATE deployments SET status = ?, error = COALESCE(?, error), url = COALESCE(?, url),"
                 " finished_at = COALESCE(?, finished_at) WHERE id = ?",
-                (status, error, url, finished, deployment_id),
+                (status, masked(error), masked(url), finished, deployment_id),
             )
+
+    def set_checks(self, deployment_id: str, checks: str) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE deployments SET checks = ? WHERE id = ?", (masked(checks), deployment_id))
 
     def set_stack(
         self,
@@ -279,9 +286,9 @@ class SqliteLedger(Ledger):
                     deployment_id,
                     stack,
                     status,
-                    json.dumps(outputs) if outputs is not None else None,
+                    json.dumps(masked(outputs)) if outputs is not None else None,
                     seconds,
-                    error,
+                    masked(error),
                     time.time(),
                 ),
             )
@@ -314,8 +321,9 @@ class SqliteLedger(Ledger):
         with self._reading() as db:
             if db is None:
                 return []
-            newer = self._version(db) >= 2
-            extra = "d.kind, d.config_snapshot, d.operator" if newer else "'deploy', NULL, NULL"
+            schema = self._version(db)
+            extra = "d.kind, d.config_snapshot, d.operator" if schema >= 2 else "'deploy', NULL, NULL"
+            extra += ", d.checks" if schema >= 3 else ", NULL"
             rows = db.execute(
                 "SELECT d.id, d.app, d.environment, d.version, d.provider, d.config_hash, d.status, d.url, d.error,"
                 f" d.rollback_of, d.started_at, d.finished_at, d.archive IS NOT NULL, {extra}"
@@ -356,6 +364,7 @@ class SqliteLedger(Ledger):
                         kind=row[13],
                         config_snapshot=json.loads(row[14]) if row[14] else None,
                         operator=row[15],
+                        checks=row[16],
                     )
                 )
         return records

@@ -1,0 +1,34 @@
+"""Per-stack singletons the constructs share: the partition, region and account data sources."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from stacks_cloud.cdk import Construct, TerraformStack
+from stacks_cloud.cdk.aws import data_aws_caller_identity, data_aws_partition, data_aws_region
+
+SingletonT = TypeVar("SingletonT", bound=Construct)
+
+
+def _per_stack(scope: Construct, construct_id: str, kind: type[SingletonT]) -> SingletonT:
+    """The stack's one `kind` data source with id `construct_id`, created on first use and shared."""
+    stack = TerraformStack.of(scope)
+    existing = stack.node.try_find_child(construct_id)
+    if isinstance(existing, kind):
+        return existing
+    return kind(stack, construct_id)
+
+
+def stack_partition(scope: Construct) -> data_aws_partition.DataAwsPartition:
+    """The stack's `aws_partition` data source, shared by its functions (aws, aws-cn, aws-us-gov)."""
+    return _per_stack(scope, "AwsPartition", data_aws_partition.DataAwsPartition)
+
+
+def stack_region(scope: Construct) -> data_aws_region.DataAwsRegion:
+    """The stack's `aws_region` data source: the region of its provider."""
+    return _per_stack(scope, "AwsRegion", data_aws_region.DataAwsRegion)
+
+
+def stack_account(scope: Construct) -> data_aws_caller_identity.DataAwsCallerIdentity:
+    """The stack's `aws_caller_identity` data source: the account it deploys to."""
+    return _per_stack(scope, "AwsAccount", data_aws_caller_identity.DataAwsCallerIdentity)
