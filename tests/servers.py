@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import socket
@@ -23,6 +24,9 @@ import pytest
 
 MOTO_ACCESS_KEY = "test"
 """moto accepts any credentials; these fake ones keep real ones out of the tests."""
+
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -98,19 +102,27 @@ class Moto:
 
 @contextlib.contextmanager
 def moto_server(log_dir: Path) -> Iterator[Moto]:
-    """Start `moto_server -H 127.0.0.1 -p <free port>`; stop it on exit whatever happens."""
-    executable = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
-    if not Path(executable).exists():
-        pytest.skip("moto_server is not installed: run ./scripts/setup (moto[server] is a dev dependency)")
+    """Start moto's server on 127.0.0.1 and a free port; stop it on exit whatever happens.
+
+    It runs as `python -m tests.moto_faithful`: moto's own server, with three answers made as AWS gives
+    them (see that module), so that a plan right after a deploy is empty as it is on AWS.
+    """
+    if importlib.util.find_spec("moto.server") is None:
+        pytest.skip("moto[server] is not installed: run ./scripts/setup (it is a dev dependency)")
     port = free_port()
     env = {
         **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_DIR), os.environ.get("PYTHONPATH", "")])),
         "MOTO_ACM_VALIDATION_WAIT": "0",  # certificates are issued at once
         "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",  # AWS-managed policies exist, as in a real account
     }
     log = (log_dir / f"moto-{port}.log").open("wb")
     process = subprocess.Popen(
-        [executable, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env
+        [sys.executable, "-m", "tests.moto_faithful", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=PROJECT_DIR,
     )
     url = f"http://127.0.0.1:{port}"
     try:

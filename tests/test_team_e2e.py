@@ -228,7 +228,8 @@ def test_the_other_clone_converges_it_with_no_duplicates_or_orphans(team: Team) 
     assert sorted(json.loads(deploy.stdout)["outputs"]) == sorted(STACKS)
     for region in REGIONS:
         queues = team.moto.client("sqs", region).list_queues(QueueNamePrefix="team-").get("QueueUrls", [])
-        assert [url.rsplit("/", 1)[1] for url in queues] == ["team-development-jobs"]
+        names = sorted(url.rsplit("/", 1)[1] for url in queues)
+        assert names == ["team-development-jobs", "team-development-jobs-dead-letters"]  # each once
         functions = team.moto.client("lambda", region).list_functions()["Functions"]
         assert sorted(f["FunctionName"] for f in functions if f["FunctionName"].startswith("team-")) == [
             "team-development-api"

@@ -42,7 +42,7 @@ def test_only_the_used_provider_modules_are_imported() -> None:
         }))
     """)
     assert facts["synth"] == {"name": "q"}
-    assert 30 <= facts["loaded"] < 100  # cdk.aws's list and the assembly: not the package's 2,214
+    assert 30 <= facts["loaded"] < 200  # cdk.aws's list (about 140) and the assembly: not the package's 2,214
 
 
 def test_package_attribute_access_imports_the_submodule_on_demand() -> None:

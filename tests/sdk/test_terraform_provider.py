@@ -52,7 +52,8 @@ def test_terraform_data_stacks_deploy_update_and_destroy(config: CloudConfig, tm
     stacks = ["tfdata-development-eu-west-1", "tfdata-development-us-east-1"]
     assert sorted(first.outputs) == stacks
     assert all(first.outputs[stack]["Version"] == "1.0.0" for stack in stacks)
-    assert {stack for stack, _ in lines} == set(stacks)  # every stack's output was streamed
+    assert {stack for stack, _ in lines} == {*stacks, "policy"}  # every stack's output was streamed
+    assert next(line for stack, line in lines if stack == "policy").startswith("policy gate passed: ")
     for stack in stacks:
         (resource,) = state_resources(tmp_path / ".state" / f"{stack}.tfstate")
         assert resource["type"] == "terraform_data"

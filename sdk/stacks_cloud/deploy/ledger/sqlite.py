@@ -150,7 +150,7 @@ class SqliteLedger(Ledger):
             raise self._ledger_error(sqlite3.OperationalError(f"unable to open database file: {error}")) from None
         db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")  # persistent: readers never block the writer
+            self._use_wal(db)
             db.execute("PRAGMA foreign_keys=ON")
             if not self._migrated:
                 self._migrate(db)
@@ -158,6 +158,21 @@ class SqliteLedger(Ledger):
             db.close()
             raise
         return db
+
+    def _use_wal(self, db: sqlite3.Connection) -> None:
+        """WAL (persistent: readers never block the writer). Switching needs the file to itself, and SQLite
+        answers "locked" at once, without its busy wait, while other connections open it: retry until
+        `busy_timeout` (several clones of a new project's first commands, or threads, start together)."""
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                    db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _connect_read(self) -> sqlite3.Connection | None:
         if not self.path.exists():
