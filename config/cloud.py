@@ -44,9 +44,22 @@ class AppConfig(CloudConfig):
             ),
             DerivedName(*app, "IAM role", naming.iam_role_name_problems, lambda n: n.role(n.function("api")), fix),
         ]
+        seen: dict[str, int] = {}
+        duplicates = []
         for index, function in enumerate(self.scheduled_functions):
             derived += _scheduled_function_names(f"scheduled_functions.{index}.name", function.name)
-        return super().semantic_problems() + self.derived_name_problems(derived)
+            if function.name in seen:
+                duplicates.append(
+                    Problem(
+                        f"scheduled_functions.{index}.name",
+                        function.name,
+                        f"is already the name of scheduled_functions.{seen[function.name]}: each scheduled function"
+                        " is a construct of its own, named after it.",
+                        "give each scheduled function a different name.",
+                    )
+                )
+            seen.setdefault(function.name, index)
+        return super().semantic_problems() + duplicates + self.derived_name_problems(derived)
 
 
 def _scheduled_function_names(path: str, name: str) -> list[DerivedName]:

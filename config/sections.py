@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from stacks_cloud.config import Model
-from stacks_cloud.core.types import LambdaTimeout, MemorySize, ScheduleExpression
+from stacks_cloud.core.types import Handler, LambdaTimeout, MemorySize, ProjectPath, ScheduleExpression
 
 
 class ApiSettings(Model):
@@ -22,12 +22,13 @@ class ApiSettings(Model):
     authorization: Literal["NONE", "AWS_IAM"] = "NONE"
     """Who may call the API. Default: NONE, anyone: the guide's API is public and authenticates its
     users itself (the policy gate asks for the suppression that says so). AWS_IAM: signed requests."""
-    handler: str = "index.handler"
+    handler: Handler = "index.handler"
+    """`file.function` in the code folder. Default: index.handler (the guide's)."""
     memory_size: MemorySize = 512
     """MB. Default: 512 (the guide's)."""
     timeout: LambdaTimeout = timedelta(seconds=30)
     """Seconds. Default: 30 (the guide's)."""
-    code_path: str = "dist"
+    code_path: ProjectPath = "dist"
     """Folder zipped as the function's code, relative to the project. Default: dist (the guide's `./dist`)."""
     reserved_concurrency: Annotated[int, Field(ge=1, le=10_000)] | None = None
     """Concurrent executions reserved for (and capping) the API. Default: 100 in production, none elsewhere
@@ -49,10 +50,12 @@ class ScheduledFunctionSettings(Model):
     name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]*$", max_length=40)]
     """Construct id, e.g. 'DailyCleanup' (stable: renaming replaces the function)."""
     schedule: ScheduleExpression
-    handler: str
+    """EventBridge `cron(...)` (six fields, UTC) or `rate(N unit)`, e.g. 'cron(0 0 * * ? *)'."""
+    handler: Handler
+    """`file.function`, e.g. 'cleanup.handler'."""
     memory_size: MemorySize = 128
     """MB. Default: 128 (the guide's)."""
-    code_path: str = "dist/functions"
+    code_path: ProjectPath = "dist/functions"
     """Default: dist/functions (the guide's `./dist/functions`)."""
 
 

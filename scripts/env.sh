@@ -9,3 +9,9 @@ fi
 if [ -z "${STACKS_CLOUD_CHECKOV:-}" ] && [ -x "$ROOT/.cache/checkov/bin/checkov" ]; then
   export STACKS_CLOUD_CHECKOV="$ROOT/.cache/checkov/bin/checkov"
 fi
+# Offline (a provider mirror in the CLI config): `terraform providers lock`, which `cdktf diff/deploy`
+# run on a stack's first init, asks the registry and ignores mirrors; `terraform init` still writes
+# the lock file, from the mirror. (CDKTF_* variables are the cdktf CLI's own options.)
+if grep -q filesystem_mirror "$TF_CLI_CONFIG_FILE" 2>/dev/null; then
+  export CDKTF_SKIP_PROVIDER_LOCK=true
+fi

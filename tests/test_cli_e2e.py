@@ -161,7 +161,8 @@ def test_the_whole_lifecycle(project: Project) -> None:
 
     # The state matches v1's configuration: nothing to change anywhere.
     plan = as_json(project.cloud("--json", "plan"))
-    assert [(p["stack"], p["add"], p["change"], p["destroy"], p["error"]) for p in plan] == [
+    assert plan["changes"] is False
+    assert [(p["stack"], p["add"], p["change"], p["destroy"], p["error"]) for p in plan["stacks"]] == [
         ("clie2e-development-eu-west-1", 0, 0, 0, None),
         ("clie2e-development-us-east-1", 0, 0, 0, None),
         ("clie2e-development-global", 0, 0, 0, None),

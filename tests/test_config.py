@@ -76,7 +76,9 @@ def test_provider_section_is_validated_and_api_key_comes_from_environment(monkey
 
 def test_unset_environment_variable_gives_none_like_process_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CUSTOM_CLOUD_API_KEY", raising=False)
-    config = validate(driver="custom", custom={"apiKey": from_env("CUSTOM_CLOUD_API_KEY")})
+    config = validate(
+        driver="custom", providers={"custom": object()}, custom={"apiKey": from_env("CUSTOM_CLOUD_API_KEY")}
+    )
     assert config.provider_settings["custom"].api_key is None
 
 
@@ -93,7 +95,7 @@ def test_every_problem_is_reported_at_once_with_field_paths() -> None:
                 "appName": "My_App",
                 "region": "us-est-1",
                 "api": {"memorySize": 64, "timeout": 901},
-                "scheduledFunctions": [{"name": "Nightly", "schedule": "cron(0 0 * * *)", "handler": "h"}],
+                "scheduledFunctions": [{"name": "Nightly", "schedule": "cron(0 0 * * *)", "handler": "job.handler"}],
                 "multiRegion": {"replicaRegions": ["eu-wst-1"]},
             }
         )
@@ -133,7 +135,7 @@ def test_memory_at_lambda_limits_is_accepted(memory: int) -> None:
     ["cron(0 0 * * ? *)", "cron(15 10 ? * MON-FRI *)", "rate(1 day)", "rate(5 minutes)"],
 )
 def test_valid_schedules(schedule: str) -> None:
-    config = validate(scheduledFunctions=[{"name": "Job", "schedule": schedule, "handler": "h"}])
+    config = validate(scheduledFunctions=[{"name": "Job", "schedule": schedule, "handler": "job.handler"}])
     assert config.scheduled_functions[0].schedule == schedule
 
 
@@ -150,7 +152,7 @@ def test_valid_schedules(schedule: str) -> None:
 )
 def test_invalid_schedules_explain_the_rule(schedule: str, reason: str) -> None:
     with pytest.raises(ConfigError) as error:
-        validate(scheduledFunctions=[{"name": "Job", "schedule": schedule, "handler": "h"}])
+        validate(scheduledFunctions=[{"name": "Job", "schedule": schedule, "handler": "job.handler"}])
     assert reason in str(error.value)
     assert error.value.paths == ["scheduled_functions.0.schedule"]
 
@@ -175,7 +177,7 @@ def test_unknown_keys_are_rejected_with_a_hint() -> None:
     with pytest.raises(ConfigError) as error:
         validate(multiregion={"enabled": True})
     assert error.value.paths == ["multiregion"]
-    assert "check its spelling" in str(error.value)
+    assert "did you mean 'multiRegion'" in str(error.value)
 
 
 def test_secrets_never_appear_in_error_messages() -> None:

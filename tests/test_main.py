@@ -51,15 +51,14 @@ def test_main_uses_app_env_and_defaults_to_development(tmp_path: Path) -> None:
     project = copy_project(tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "APP_ENV"}
     subprocess.run([sys.executable, "main.py"], cwd=project, env=env, check=True, timeout=300)
+    stacks = sorted(p.name for p in (project / "cdktf.out" / "stacks").iterdir())
+    assert stacks == [f"my-app-development-{suffix}" for suffix in REFERENCE_STACK_SUFFIXES]
     subprocess.run(
         [sys.executable, "main.py"], cwd=project, env={**env, "APP_ENV": "production"}, check=True, timeout=300
     )
     stacks = sorted(p.name for p in (project / "cdktf.out" / "stacks").iterdir())
-    assert stacks == sorted(
-        f"my-app-{environment}-{suffix}"
-        for environment in ("development", "production")
-        for suffix in REFERENCE_STACK_SUFFIXES
-    )
+    # cdktf.out holds exactly the last synth: development's folders went with it, none is left stale
+    assert stacks == [f"my-app-production-{suffix}" for suffix in REFERENCE_STACK_SUFFIXES]
 
 
 def test_main_reports_config_errors_without_a_traceback(tmp_path: Path) -> None:
@@ -106,3 +105,19 @@ def test_cdktf_synth_of_production(tmp_path: Path) -> None:
     assert sorted(dependencies) == [
         f"my-app-production-{region}" for region in ("ap-southeast-1", "eu-west-1", "us-east-1")
     ]
+
+    # A config error under `cdktf synth`: the message with the field, no traceback, the last synth kept whole.
+    before = {p.relative_to(project): p.read_bytes() for p in (project / "cdktf.out").rglob("*") if p.is_file()}
+    config = project / "config" / "cloud.py"
+    config.write_text(
+        config.read_text() + '\nCLOUD["scheduledFunctions"] = [{"name": "Job", "schedule": "cron(0 0 31 2 ? 1969)",'
+        ' "handler": "job.handler"}]\n'
+    )
+    refused = subprocess.run(
+        [str(cli), "synth"], cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert refused.returncode != 0
+    assert "scheduled_functions.0.schedule" in refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stdout + refused.stderr
+    after = {p.relative_to(project): p.read_bytes() for p in (project / "cdktf.out").rglob("*") if p.is_file()}
+    assert after == before

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from stacks_cloud.config import CloudConfig, ProviderSettings
+from stacks_cloud.terraform.plan import ResourceChange
 
 
 class State(StrEnum):
@@ -77,6 +78,9 @@ class DeploymentConfig(BaseModel):
     """Deploy this already synthesized output (a rollback) instead of synthesizing the config."""
     rollback_of: str | None = None
     """Set when this deployment rolls back a failed one: it re-deploys an earlier `version`."""
+    saved_plans: bool = False
+    """Apply each stack's saved plan (`<synthesized_dir>/stacks/<stack>/plan.tfplan`, written by `cloud plan
+    --out`) instead of planning again: exactly what was reviewed, or nothing (terraform refuses a stale plan)."""
     on_line: LineSink | None = None
     timeout: float = 1800.0
     """Seconds one stack may take. Default: 30 min."""
@@ -90,12 +94,30 @@ class DeploymentResult(BaseModel):
     success: bool
     url: str | None = None
     deployment_id: str
+    version: str | None = None
+    """The version deployed (set by the deploy engine)."""
+    environment: str | None = None
     outputs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Non-sensitive Terraform outputs by stack."""
     timings: dict[str, float] = Field(default_factory=dict)
     """Seconds per stack."""
+    changes: dict[str, dict[str, int]] = Field(default_factory=dict)
+    """What each stack's apply did, as terraform counts it: `{"add": 2, "change": 0, "destroy": 0}`."""
     synthesized_dir: Path | None = None
     """The synthesized stacks that were applied (archived in the ledger for rollbacks)."""
+
+
+class StackStatus(BaseModel):
+    """One stack of a deployment as `cloud status` shows it: its region, state, outputs, address and health."""
+
+    stack: str
+    region: str | None = None
+    """The stack's region; None for the global routing stack."""
+    status: str
+    url: str | None = None
+    health: Health = Health.UNKNOWN
+    """From the stack's health-check endpoint (`url` + the config's health-check path), when it has one."""
+    outputs: dict[str, Any] = Field(default_factory=dict)
 
 
 class DeploymentStatus(BaseModel):
@@ -116,20 +138,55 @@ class DeploymentStatus(BaseModel):
     """Deployments of the environment that are running now."""
     lock: dict[str, Any] | None = None
     """The environment lock's holder, if any (`stale: true` when its process is gone)."""
+    regions: list[StackStatus] = Field(default_factory=list)
+    """Each stack of the deployment (a region, or the global routing stack): outputs, URL, health."""
+    environment: str | None = None
 
 
 class PlanSummary(BaseModel):
-    """`terraform plan` of one stack: counts of resources to add, change and destroy (or the error)."""
+    """The plan (or drift check) of one stack: what changes, resource by resource, or the error.
+
+    `resources` lists each resource a deploy would change with its action and, for updates and
+    replacements, the attributes that differ; `drift` lists resources changed outside Terraform (a
+    refresh-only plan). `deployed` is False when the stack had no state yet.
+    """
 
     stack: str
     add: int = 0
     change: int = 0
     destroy: int = 0
     error: str | None = None
+    resources: list[ResourceChange] = Field(default_factory=list)
+    drift: list[ResourceChange] = Field(default_factory=list)
+    deployed: bool = True
+    note: str | None = None
+    """Why the plan is what it is, when that is not obvious (a dependency not deployed yet)."""
 
     @property
     def has_changes(self) -> bool:
         return bool(self.add or self.change or self.destroy)
+
+    def render(self, *, drift: bool = False) -> list[str]:
+        """The stack's block as a user reads it: a head line, then each resource and attribute."""
+        if self.error:
+            return [f"{self.stack}: error: {self.error}"]
+        changes = self.drift if drift else self.resources
+        if drift:
+            head = f"{len(changes)} drifted" if changes else "no drift"
+            if not self.deployed:
+                head = "not deployed"
+        else:
+            head = (
+                f"{self.add} to add, {self.change} to change, {self.destroy} to destroy"
+                if self.has_changes
+                else "no changes"
+            )
+        lines = [f"{self.stack}: {head}"]
+        if self.note:
+            lines.append(f"  note: {self.note}")
+        for change in changes:
+            lines += change.render(drift=drift)
+        return lines
 
 
 @dataclass(frozen=True)

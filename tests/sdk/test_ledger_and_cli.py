@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -13,7 +12,6 @@ import stacks_cloud.cdk as cdk
 from config.cloud import load_config
 from stacks.custom_stack import CustomStack
 from stacks_cloud.deploy.ledger import SqliteLedger as Ledger
-from stacks_cloud.deploy.progress import Progress
 from stacks_cloud.providers.cdktf_stacks import kept_addresses
 from stacks_cloud.stacks import build_app
 from stacks_cloud.testing import synth_file
@@ -103,30 +101,6 @@ def test_cli_reports_config_errors_with_exit_code_2(tmp_path: Path) -> None:
     assert "driver = 'nimbus': is not a registered provider" in result.stderr
 
 
-def test_progress_plain_lines_in_ci_and_secrets_masked() -> None:
-    stream = io.StringIO()
-    progress = Progress(stream, ci=True)
-    progress("app-us", "aws_sqs_queue.q: Creating...")
-    progress("app-eu", "password=hunter2 in a log line")
-    progress("app-us", "")
-    assert stream.getvalue().splitlines() == [
-        "[app-us] aws_sqs_queue.q: Creating...",
-        "[app-eu] password=********** in a log line",
-    ]
-
-
-def test_progress_live_redraws_one_line_per_stack() -> None:
-    stream = io.StringIO()
-    progress = Progress(stream, live=True)
-    progress("app-us", "aws_sqs_queue.q: Creating...")
-    progress("app-eu", "aws_s3_bucket.b: Creating...")
-    progress("app-us", "Apply complete! Resources: 1 added")
-    screen = stream.getvalue()
-    assert "\x1b[2F" in screen  # moved back over the two stack lines to redraw them
-    assert screen.rstrip().endswith("app-eu: aws_s3_bucket.b: Creating...")
-    assert "app-us: Apply complete! Resources: 1 added" in screen
-
-
 TINY_PROJECT = """
 from stacks_cloud import CloudProvider, DeploymentResult, DeploymentStatus
 
@@ -156,7 +130,7 @@ def tiny_project(root: Path) -> Path:
     return root
 
 
-def test_a_damaged_ledger_is_exit_1_with_a_message_and_a_json_error(tmp_path: Path) -> None:
+def test_a_damaged_ledger_is_exit_2_with_a_message_and_a_json_error(tmp_path: Path) -> None:
     project = tiny_project(tmp_path / "tiny")
     deployed = subprocess.run([str(CLI), "deploy", "--version", "1"], cwd=project, capture_output=True, text=True)
     assert deployed.returncode == 0, deployed.stderr
@@ -166,7 +140,7 @@ def test_a_damaged_ledger_is_exit_1_with_a_message_and_a_json_error(tmp_path: Pa
         (project / ".state" / name).unlink(missing_ok=True)
     for args in (["status"], ["--json", "status"], ["deploy"]):
         result = subprocess.run([str(CLI), *args], cwd=project, capture_output=True, text=True, check=False)
-        assert result.returncode == 1, result.stderr
+        assert result.returncode == 2, result.stderr  # the user must act: move the file aside
         assert "Traceback" not in result.stderr
         assert "is damaged" in result.stderr
         assert f"mv {ledger} {ledger}.damaged" in result.stderr

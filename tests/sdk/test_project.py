@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from stacks_cloud import CloudApp, CloudConfig, ConfigError
-from stacks_cloud.deploy.project import Project, find_project_root, load_app, read_config_file
+from stacks_cloud.config.files import find_project_root, read_config_file
+from stacks_cloud.deploy.project import Project, load_app
 
 
 @pytest.fixture(autouse=True)

@@ -36,11 +36,11 @@ def test_messages_and_progress_are_read_from_the_event_stream() -> None:
         "type": "apply_complete",
         "hook": {"resource": {"addr": "aws_sqs_queue.q"}},
     }
-    assert events.feed(json.dumps(start)) == "aws_sqs_queue.q: Creating..."
-    assert events.feed(json.dumps(done)) == "aws_sqs_queue.q: Creation complete after 25s"
-    assert (
-        events.feed("plain text from terraform before -json applies")
-        == "plain text from terraform before -json applies"
+    assert events.feed(json.dumps(start)) == ("aws_sqs_queue.q: Creating...", start)
+    assert events.feed(json.dumps(done)) == ("aws_sqs_queue.q: Creation complete after 25s", done)
+    assert events.feed("plain text from terraform before -json applies") == (
+        "plain text from terraform before -json applies",
+        None,
     )
     assert (events.started, events.changed) == (["aws_sqs_queue.q"], ["aws_sqs_queue.q"])
 
@@ -90,3 +90,27 @@ def test_other_failures_keep_terraforms_errors_and_secrets_stay_masked(tmp_path:
     timed_out = stack.failure("apply", ProcessResult(None, "", ""), Events())
     assert isinstance(timed_out, CloudProviderError)
     assert "timed out" in str(timed_out)
+
+
+def test_a_failure_names_its_cause_once_with_the_next_step(tmp_path: Path) -> None:
+    stack = StackDir("shop-dev-us-east-1", tmp_path, {})
+    (tmp_path / "errored.tfstate").write_text("{}")  # what terraform writes when it cannot save the state
+    lock_block = diagnostic("Failed to save state", "Error saving state: bucket unreachable")
+    result, events = failed([lock_block, lock_block, diagnostic("Other", "second cause")])
+    text = str(stack.failure("apply", result, events))
+    assert text.count("Failed to save state") == 1  # terraform repeated it; the user reads it once
+    assert text.startswith("shop-dev-us-east-1: apply failed: Failed to save state")
+    assert "(and 1 more error(s), below)" in text
+    assert f"next: terraform could not save the stack's state and wrote it to {tmp_path / 'errored.tfstate'}" in text
+    assert "terraform state push errored.tfstate" in text
+
+
+def test_a_missing_state_bucket_points_to_bootstrap(tmp_path: Path) -> None:
+    stack = StackDir("shop-dev-us-east-1", tmp_path, {})
+    output = (
+        "Initializing the backend...\n"
+        'Error: Failed to get existing workspaces: S3 bucket "shop-state" does not exist.\n'
+        "The referenced S3 bucket must have been previously created."
+    )
+    text = str(stack.failure("init", ProcessResult(1, output, output), Events()))
+    assert "next: the state bucket does not exist: `cloud bootstrap` creates it" in text

@@ -127,7 +127,7 @@ class Model(BaseModel, metaclass=_RaisesConfigError):
 
     @classmethod
     def _problems(cls, error: ValidationError) -> list[Problem]:
-        return problems_from_validation_error(error)
+        return problems_from_validation_error(error, model=cls)
 
     def _raise_semantic_problems(self) -> None:
         ConfigError.raise_if_any(self._subject, self.semantic_problems())

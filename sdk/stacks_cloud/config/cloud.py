@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from stacks_cloud.config.base import Model
-from stacks_cloud.config.env import resolve_env
+from stacks_cloud.config.env import FromEnv, resolve_env
 from stacks_cloud.config.fields import PRODUCTION, AppName, EnvironmentName
 from stacks_cloud.config.hooks import HooksConfig
 from stacks_cloud.config.multi_region import MultiRegionConfig
@@ -29,6 +29,7 @@ from stacks_cloud.config.state import StateConfig
 from stacks_cloud.core.errors import ConfigError, Problem
 from stacks_cloud.core.names import ResourceNames
 from stacks_cloud.core.secrets import register_secrets_in
+from stacks_cloud.core.suggest import did_you_mean
 from stacks_cloud.core.types import Region
 from stacks_cloud.core.validation import problems_from_validation_error
 
@@ -57,6 +58,9 @@ class DerivedName:
     fix: str = "use a shorter name."
 
 
+DEFAULT_ENVIRONMENTS = ("development", "staging", "production")
+
+
 class CloudConfig(Model):
     """The cloud configuration: the Python twin of the guide's `config/cloud.ts`.
 
@@ -71,6 +75,9 @@ class CloudConfig(Model):
     """Prefix of every resource name, e.g. 'my-app'."""
     environment: EnvironmentName = "development"
     """Deployment environment; 'production' keeps data on destroy. Default: development."""
+    environments: list[EnvironmentName] = Field(default_factory=lambda: list(DEFAULT_ENVIRONMENTS))
+    """The environments this app deploys to; any other `environment` (a typo such as `prod`) is refused,
+    so that it never becomes an unprotected copy. Default: development, staging, production."""
     region: Region = "us-east-1"
     """Default region (the primary region when multi-region is enabled). Default: us-east-1."""
     driver: str = "aws"
@@ -117,19 +124,26 @@ class CloudConfig(Model):
     @field_validator("environment", mode="before")
     @classmethod
     def _environment_from_env(cls, value: Any) -> Any:
-        return resolve_env(value)
+        resolved = resolve_env(value)
+        if resolved is None and isinstance(value, FromEnv):
+            raise ValueError(
+                f"reads the environment variable {value.name}, which is not set. Fix: export {value.name}=development"
+                " (or another environment name), pass --env, or remove the setting (default: development)"
+            )
+        return resolved
 
     @classmethod
     def _problems(cls, error: Any) -> list[Problem]:
         problems = []
-        for problem in problems_from_validation_error(error):
+        for problem in problems_from_validation_error(error, model=cls):
             path = problem.path.removeprefix("provider_settings.")
             fix = problem.fix
-            if problem.message.startswith("Extra inputs"):
+            if problem.message == "is not a known setting here." and "." not in path:
+                suggestion = fix if fix.startswith("did you mean") else ""
                 fix = (
-                    "remove it, check its spelling, or, if it is a provider section, register the provider"
-                    " under `providers` or make it the `driver`."
-                )
+                    f"{suggestion} Else remove it or, if it is a provider section, register the provider under"
+                    " `providers` or make it the `driver`."
+                ).strip()
             problems.append(Problem(path, problem.value, problem.message, fix))
         return problems
 
@@ -172,8 +186,40 @@ class CloudConfig(Model):
 
     def semantic_problems(self) -> list[Problem]:
         problems = self.multi_region.semantic_problems() + self.state.semantic_problems()
+        problems += self.hooks.semantic_problems()
         problems += self._aws_settings_problems()
+        problems += self._driver_problems()
+        problems += self._environment_problems()
         return problems
+
+    def _environment_problems(self) -> list[Problem]:
+        if self.environment in self.environments:
+            return []
+        suggestion = did_you_mean(self.environment, self.environments)
+        return [
+            Problem(
+                "environment",
+                self.environment,
+                f"is not one of this app's environments ({', '.join(self.environments)}).",
+                (suggestion + " " if suggestion else "")
+                + "pass one of them (--env, APP_ENV or the cdktf context), or declare it under `environments`.",
+            )
+        ]
+
+    def _driver_problems(self) -> list[Problem]:
+        known = sorted({*BUILTIN_PROVIDER_SECTIONS, *self.providers})
+        if self.driver in known:
+            return []
+        return [
+            Problem(
+                "driver",
+                self.driver,
+                "is not a registered provider.",
+                (did_you_mean(self.driver, known) + " " if did_you_mean(self.driver, known) else "")
+                + f"use one of {', '.join(map(repr, known))}, or register yours under `providers`, e.g."
+                f" providers={{{self.driver!r}: CustomCloudProvider()}}.",
+            )
+        ]
 
     def derived_name_problems(self, derived: Iterable[DerivedName]) -> list[Problem]:
         """Check names the stacks derive from this config in every region; one problem per field and reason.

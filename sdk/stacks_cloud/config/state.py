@@ -97,7 +97,8 @@ class StateConfig(Model):
     backend: Literal["local", "s3", "cloud"] = "local"
     """Default: local, one state file per stack in `local_dir`."""
     local_dir: str = ".state"
-    """Folder for local state, relative to the project (never inside cdktf.out, which synth rewrites)."""
+    """Folder for local state: relative to the project and inside it (never inside cdktf.out, which synth
+    rewrites), or an absolute path. Default: .state."""
     s3: S3StateSettings | None = None
     """Required when backend is 's3'."""
     cloud: CloudStateSettings | None = None
@@ -117,6 +118,15 @@ class StateConfig(Model):
                 )
         if self.s3 is not None:
             problems += self.s3.semantic_problems()
+        if not Path(self.local_dir).is_absolute() and ".." in Path(self.local_dir).parts:
+            problems.append(
+                Problem(
+                    "state.local_dir",
+                    self.local_dir,
+                    "leaves the project ('..'): the state would be shared by whatever else writes there.",
+                    "use a folder inside the project, e.g. '.state', or an absolute path you own.",
+                )
+            )
         if Path(self.local_dir).parts[:1] == ("cdktf.out",):
             problems.append(
                 Problem(

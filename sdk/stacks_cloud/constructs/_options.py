@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from stacks_cloud.cdk import Construct
-from stacks_cloud.core.errors import ConfigError
+from stacks_cloud.core.errors import ConfigError, Problem
 from stacks_cloud.core.validation import problems_from_validation_error
 
 
@@ -23,7 +23,20 @@ OptionsT = TypeVar("OptionsT", bound=Options)
 def validate_options(model: type[OptionsT], scope: Construct, construct_id: str, values: dict[str, Any]) -> OptionsT:
     """Validate `values` into `model`; every problem is reported at once, prefixed by the construct path."""
     path = f"{scope.node.path}/{construct_id}" if scope.node.path else construct_id
+    if scope.node.try_find_child(construct_id) is not None:
+        raise ConfigError(
+            f"options of {path}",
+            [
+                Problem(
+                    "construct_id",
+                    construct_id,
+                    f"is already the id of another construct in {scope.node.path or 'the app'}: ids name the"
+                    " resources, so they must be unique within their scope.",
+                    "give this construct another id.",
+                )
+            ],
+        )
     try:
         return model.model_validate(values)
     except ValidationError as error:
-        raise ConfigError(f"options of {path}", problems_from_validation_error(error)) from None
+        raise ConfigError(f"options of {path}", problems_from_validation_error(error, model=model)) from None

@@ -25,7 +25,8 @@ from stacks_cloud.constructs.logs import DEFAULT_RETENTION_DAYS, LogGroup, Reten
 from stacks_cloud.constructs.queue import Queue
 from stacks_cloud.core import naming
 from stacks_cloud.core.errors import ConfigError, Problem
-from stacks_cloud.core.types import LambdaTimeout, MemorySize
+from stacks_cloud.core.tokens import is_token
+from stacks_cloud.core.types import LambdaTimeout, MemorySize, handler_problem
 
 
 class Runtime(StrEnum):
@@ -99,14 +100,16 @@ class FunctionOptions(Options):
     role_name: IamRoleName | None = Field(default=None, validate_default=True)
     """Name of the execution role. IAM names are global to the account, so a function deployed to
     several regions needs a region-specific role name. Default: `<function_name>-role`."""
-    handler: Annotated[str, Field(min_length=1, max_length=128)]
+    runtime: Runtime = Runtime.PROVIDED_AL2
+    """Default: provided.al2 (the guide's)."""
+    handler: str
+    """What Lambda calls: `file.function` for Python, Node.js and Ruby ('index.handler'), `Class::method`
+    for Java, anything without spaces for custom runtimes (`provided.*`). ASCII, at most 128 characters."""
     code: Code
     memory_size: MemorySize = 128
     """MB, 128 to 10240. Default: 128."""
     timeout: LambdaTimeout = timedelta(seconds=3)
     """Seconds or timedelta, up to 15 min. Default: 3 s (Lambda's default)."""
-    runtime: Runtime = Runtime.PROVIDED_AL2
-    """Default: provided.al2 (the guide's)."""
     environment: dict[str, str] = Field(default_factory=dict)
     vpc: VpcPlacement | None = None
     """Run inside these subnets; the role then also gets ENI permissions. Default: no VPC."""
@@ -132,6 +135,15 @@ class FunctionOptions(Options):
                     f"is not set, and the default role name '{function_name}-role' {'; '.join(problems)}."
                     " Fix: set role_name, or use a shorter function name."
                 )
+        return value
+
+    @field_validator("handler", mode="after")
+    @classmethod
+    def _handler_fits_the_runtime(cls, value: str, info: ValidationInfo) -> str:
+        runtime = info.data.get("runtime")
+        problem = None if is_token(value) else handler_problem(value, runtime.value if runtime else None)
+        if problem:
+            raise ValueError(problem)
         return value
 
 

@@ -18,6 +18,9 @@ _MAX_VALUE_REPR = 80
 class CloudError(Exception):
     """Base class of every error this SDK raises on purpose. Its text never shows a registered secret."""
 
+    deployment: dict[str, str] | None = None
+    """Set by the deploy engine on a failed deployment's error: `deployment_id`, `version`, `environment`."""
+
     def __str__(self) -> str:
         return redact_text(super().__str__())
 

@@ -212,6 +212,7 @@ class MaskingStream(io.TextIOBase):
             if "\n" in self._pending:
                 complete, self._pending = self._pending.rsplit("\n", 1)
                 self.target.write(redact_text(complete) + "\n")
+                self.target.flush()  # keep stdout and stderr lines in the order they were written
         return len(text)
 
     def flush(self) -> None:

@@ -2,15 +2,20 @@
 
     cloud init my-infra                     # a new project from the SDK's template
     cloud --env production check            # the policy gate: checkov and the SDK's rules
-    cloud --env production plan
+    cloud --env production plan --out plans/   # each resource, action and changed attribute; plans saved
+    cloud --env production deploy --plan plans/ # apply exactly the reviewed plans
     cloud --env production deploy --version 1.4.0
+    cloud drift                             # what changed outside Terraform (exit 2 when anything did)
     cloud status --json
     cloud --env production destroy          # asks you to type "production" (or pass --yes)
 
 The project is the nearest folder at or above the working directory holding `cdktf.json` (or
-`--project DIR`); its config is `config/cloud.py` (or `--config FILE`: a .py defining `CLOUD`, or
-.json, relative to the working directory). `python -m stacks_cloud` is the same CLI.
+`--project DIR`); its config is `config/cloud.py`, or `--config FILE` (a .py defining `CLOUD`, or
+.json, relative to the working directory), or the `CLOUD_CONFIG` environment variable, or cdktf.json's
+`context.configFile` (relative to the project), as `cdktf synth` reads them. `python -m stacks_cloud` is the same CLI.
 Exit codes: 0 done, 1 the deployment (or the policy gate) failed, 2 bad config or usage, 130 interrupted.
+`plan --detailed-exitcode` and `drift`, as terraform's `-detailed-exitcode`: 0 no changes, 1 error,
+2 changes (drift).
 """
 
 from __future__ import annotations
@@ -21,20 +26,26 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import sys
+import traceback
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from stacks_cloud.core.errors import CloudError, ConfigError
+from stacks_cloud.core.errors import CloudError, ConfigError, LedgerError
 from stacks_cloud.core.secrets import MaskingStream, mask_logger, redact_text
+from stacks_cloud.core.suggest import did_you_mean
 
 if TYPE_CHECKING:  # imported when a command runs: `cloud init` and `--help` never start the cdktf kernel
     from stacks_cloud.config import CloudConfig
     from stacks_cloud.deploy.project import Project
+    from stacks_cloud.models import DeploymentResult
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CHANGES = 2
+"""`plan --detailed-exitcode` and `drift`: there are changes (drift), as terraform's `-detailed-exitcode`."""
 
 
 def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -58,7 +69,7 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cloud", description=(__doc__ or "").split("\n\n")[0])
+    parser = _Parser(prog="cloud", description=(__doc__ or "").split("\n\n")[0])
     _global_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -72,12 +83,25 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--name", help="the app name (default: the folder's name, made valid)")
     command("synth", "write cdktf.out/ (like cdktf synth)")
     command("check", "the policy gate: checkov and the SDK's rules on every stack, with config/checks.toml")
-    plan = command("plan", "what a deploy would change, per stack")
+    plan = command("plan", "what a deploy would change: each resource, its action, the attributes that differ")
+    plan.add_argument("--out", type=Path, help="keep the synthesized stacks and saved plans here, for deploy --plan")
+    plan.add_argument(
+        "--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 error (as terraform)"
+    )
+    drift = command("drift", "what changed outside Terraform, per stack (refresh-only plans; exit 2 on drift)")
     deploy = command("deploy", "run hooks and deploy every stack")
-    for sub in (plan, deploy):
+    for sub in (plan, drift, deploy):
         sub.add_argument("--stacks", nargs="+", help="only these stacks")
         sub.add_argument("--concurrency", type=int, default=4, help="stacks at once (default 4)")
     deploy.add_argument("--version", dest="release", help="version label (default: git describe)")
+    deploy.add_argument(
+        "--plan",
+        "--plan-file",
+        dest="plan_dir",
+        type=Path,
+        metavar="DIR",
+        help="apply exactly the plans `cloud plan --out DIR` saved (terraform refuses them once stale)",
+    )
     deploy.add_argument(
         "--skip-checks",
         action="store_true",
@@ -104,8 +128,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    with masked_output():
-        return _main(argv)
+    """The `cloud` command. Never raises: every failure is a message and an exit code (see the module doc)."""
+    arguments = sys.argv[1:] if argv is None else argv
+    try:
+        with masked_output():
+            return _main(arguments)
+    except BrokenPipeError:  # `cloud status | head`: the reader left; nothing more to say
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+class UsageError(Exception):
+    """A command line argparse refuses."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, raising `UsageError` (printed by `main`, as JSON too under --json) instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            suggestion = did_you_mean(choice[1], re.findall(r"'([^']*)'", choice[2]))
+            message = f"{message}{'; ' + suggestion if suggestion else ''}"
+        raise UsageError(f"{self.format_usage().strip()}\n{self.prog}: error: {message}")
 
 
 @contextlib.contextmanager
@@ -125,9 +172,15 @@ def masked_output() -> Iterator[None]:
         sys.stdout, sys.stderr = original
 
 
-def _main(argv: list[str] | None) -> int:
+def _main(argv: list[str]) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as error:
+        print(error, file=sys.stderr)
+        if "--json" in argv:
+            print(json.dumps({"success": False, "error": str(error).splitlines()[-1], "type": "UsageError"}))
+        return EXIT_USAGE
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -137,11 +190,15 @@ def _main(argv: list[str] | None) -> int:
     try:
         if args.command == "init":
             return _init(args)
+        from stacks_cloud.config.files import CONFIG_ENV
         from stacks_cloud.deploy.project import Project
 
-        config_file = args.config.expanduser().resolve() if args.config else None
+        given = args.config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+        config_file = given.expanduser().resolve() if given else None
         project = Project.discover(explicit=args.project)
         os.chdir(project.root)  # as `cdktf synth` runs the app: relative paths are the project's
+        if config_file is None:
+            config_file = project.context_config_file()
         environment = args.env or os.environ.get("APP_ENV") or None
         config = project.load_config(environment, config_file=config_file)
         for warning in config.warnings:
@@ -150,12 +207,28 @@ def _main(argv: list[str] | None) -> int:
     except ConfigError as error:
         _fail(args, error, "ConfigError")
         return EXIT_USAGE
+    except LedgerError as error:  # the user must act (move a damaged file aside, fix permissions)
+        _fail(args, error, "LedgerError", prefix=f"cloud {args.command} failed: ")
+        return EXIT_USAGE
     except CloudError as error:
         _fail(args, error, type(error).__name__, prefix=f"cloud {args.command} failed: ")
         return EXIT_FAILED
     except (KeyboardInterrupt, asyncio.CancelledError):
         _fail(args, RuntimeError("interrupted"), "Interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise
+    except Exception as error:  # a bug of ours or of a user's hook outside the hooks' own handling
+        if args.verbose:
+            traceback.print_exc()
+        _fail(
+            args,
+            error,
+            type(error).__name__,
+            prefix=f"cloud {args.command} failed unexpectedly ({type(error).__name__}, run with --verbose for the"
+            " traceback): ",
+        )
+        return EXIT_FAILED
 
 
 def run_interruptible(main: Coroutine[Any, Any, int]) -> int:
@@ -219,7 +292,15 @@ def _fail(args: argparse.Namespace, error: Exception, kind: str, *, prefix: str 
     text = redact_text(str(error))
     print(prefix + text, file=sys.stderr)
     if getattr(args, "json", False):
-        print(json.dumps({"success": False, "error": text, "type": kind}))
+        data: dict[str, Any] = {"success": False, "error": text, "type": kind}
+        data |= getattr(error, "deployment", None) or {}
+        stack = getattr(error, "stack", None)
+        if stack:
+            data["stack"] = stack
+        progress = getattr(args, "progress", None)
+        if progress is not None and progress.rows:
+            data["stacks"] = progress.as_dict()
+        print(json.dumps(data, default=str))
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
@@ -289,17 +370,13 @@ def _init(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace, config: CloudConfig, project: Project) -> int:
     from stacks_cloud.deploy.orchestrator import Cloud, history
-    from stacks_cloud.deploy.progress import Progress
 
-    progress = Progress(ci=bool(os.environ.get("CI")))
     root = project.root
     if args.command == "synth":
-        from stacks_cloud.cdk import App
         from stacks_cloud.stacks import stack_names
+        from stacks_cloud.stacks.app import synth_atomically
 
-        app = App(outdir=str(root / "cdktf.out"))
-        project.app.build(config, app=app, project_dir=root)
-        app.synth()
+        synth_atomically(root / "cdktf.out", lambda app: project.app.build(config, app=app, project_dir=root))
         _emit(args, {"stacks": stack_names(config)}, "\n".join(stack_names(config)))
         return EXIT_OK
     if args.command == "check":
@@ -309,71 +386,42 @@ async def _run(args: argparse.Namespace, config: CloudConfig, project: Project) 
             return EXIT_OK
         _emit(args, gate.as_dict(), gate.render())
         return EXIT_OK if gate.ok else EXIT_FAILED
-    if args.command == "plan":
-        summaries = await Cloud.plan(
-            config, stacks=args.stacks, concurrency=args.concurrency, project_dir=root, app=project.app, on_line=None
-        )
-        rows = [f"{'stack':<40} {'add':>5} {'change':>7} {'destroy':>8}"]
-        for summary in summaries:
-            if summary.error:
-                rows.append(f"{summary.stack:<40} error: {summary.error.splitlines()[-1] if summary.error else ''}")
-            else:
-                rows.append(f"{summary.stack:<40} {summary.add:>5} {summary.change:>7} {summary.destroy:>8}")
-        _emit(args, [summary.model_dump() for summary in summaries], "\n".join(rows))
-        return EXIT_FAILED if any(summary.error for summary in summaries) else EXIT_OK
-    if args.command == "deploy":
-        result = await Cloud.deploy(
-            config,
-            version=args.release,
-            stacks=args.stacks,
-            concurrency=args.concurrency,
-            project_dir=root,
-            app=project.app,
-            on_line=progress,
-            rollback_on_interrupt=args.rollback_on_interrupt,
-            checks=not args.skip_checks,
-        )
-        lines = [f"deployed {result.deployment_id}" + (f": {result.url}" if result.url else "")]
-        lines += [f"  {stack}: {seconds:.0f} s" for stack, seconds in result.timings.items() if stack != "total"]
-        _emit(args, result.model_dump(mode="json", exclude={"synthesized_dir"}), "\n".join(lines))
-        return EXIT_OK
-    if args.command == "destroy":
-        if config.is_production and not args.yes:
-            if not sys.stdin.isatty():
-                print("destroying production needs --yes when there is no terminal to confirm on", file=sys.stderr)
-                return EXIT_USAGE
-            typed = input(f"This destroys {config.app_name} in production. Type 'production' to go on: ")
-            if typed.strip() != "production":
-                print("not destroyed", file=sys.stderr)
-                return EXIT_USAGE
-        await Cloud.destroy(config, project_dir=root, app=project.app, on_line=progress)
-        _emit(args, {"destroyed": True}, f"destroyed {config.app_name} {config.environment}")
-        return EXIT_OK
+    if args.command in ("plan", "drift"):
+        drift = args.command == "drift"
+        if drift:
+            summaries = await Cloud.drift(
+                config, stacks=args.stacks, concurrency=args.concurrency, project_dir=root, app=project.app
+            )
+        else:
+            summaries = await Cloud.plan(
+                config,
+                stacks=args.stacks,
+                concurrency=args.concurrency,
+                project_dir=root,
+                app=project.app,
+                out=args.out.resolve() if args.out else None,
+            )
+        changed = any(summary.drift if drift else summary.has_changes for summary in summaries)
+        failed = any(summary.error for summary in summaries)
+        lines = [line for summary in summaries for line in summary.render(drift=drift)]
+        if not drift and args.out and not failed:
+            lines.append(f"saved: apply exactly this with `cloud deploy --plan {args.out}`")
+        data = {
+            "app": config.app_name,
+            "environment": config.environment,
+            "changes" if not drift else "drifted": changed,
+            "stacks": [summary.model_dump(mode="json") for summary in summaries],
+        }
+        _emit(args, data, "\n".join(lines))
+        if failed:
+            return EXIT_FAILED
+        return EXIT_CHANGES if changed and (drift or args.detailed_exitcode) else EXIT_OK
+    if args.command in ("deploy", "rollback", "destroy"):
+        return await _change(args, config, project)
     if args.command == "status":
         status = await Cloud.status(config, args.deployment_id, project_dir=root, app=project.app)
         recent = history(config, project_dir=root, limit=5)
-        live = f"live: {status.deployment_id}" if status.deployment_id else "nothing live"
-        lines = [
-            f"{config.app_name} {config.environment}: {status.status.value}, health {status.health.value} ({live})"
-        ]
-        if status.version:
-            lines.append(f"  version {status.version}" + (f" at {status.url}" if status.url else ""))
-        lines += [f"  {stack}: {state}" for stack, state in status.stacks.items()]
-        if status.lock:
-            holder = status.lock
-            state = "its process is gone: the next deploy records it interrupted" if holder["stale"] else "running"
-            lines.append(
-                f"  lock: {holder['operation']} {holder['deployment_id']} by {holder['user']}@{holder['host']}"
-                f" (pid {holder['pid']}), {state}"
-            )
-        lines += ["  history:"] + [f"    {r['id']}  {r['version']:<12} {r['status']}" for r in recent]
-        _emit(args, {**status.model_dump(mode="json"), "history": recent}, "\n".join(lines))
-        return EXIT_OK
-    if args.command == "rollback":
-        result = await Cloud.rollback(
-            config, recreate=args.recreate, project_dir=root, app=project.app, on_line=progress
-        )
-        _emit(args, result.model_dump(mode="json", exclude={"synthesized_dir"}), f"rolled back: {result.deployment_id}")
+        _emit(args, {**status.model_dump(mode="json"), "history": recent}, _render_status(config, status, recent))
         return EXIT_OK
     if args.command == "unlock":
         return await _unlock(args, config, project)
@@ -387,6 +435,99 @@ async def _run(args: argparse.Namespace, config: CloudConfig, project: Project) 
         _emit(args, {"created": report.created, "existing": report.existing}, str(report))
         return EXIT_OK
     raise AssertionError(args.command)
+
+
+async def _change(args: argparse.Namespace, config: CloudConfig, project: Project) -> int:
+    """deploy, rollback, destroy: with the live view (or CI lines), then the summary table."""
+    from stacks_cloud.deploy.orchestrator import Cloud
+    from stacks_cloud.deploy.progress import Progress
+
+    root = project.root
+    progress = Progress(ci=bool(os.environ.get("CI")))
+    args.progress = progress  # a failure's JSON carries each stack's counts
+    if args.command == "destroy" and config.is_production and not args.yes:
+        if not sys.stdin.isatty():
+            print("destroying production needs --yes when there is no terminal to confirm on", file=sys.stderr)
+            return EXIT_USAGE
+        typed = input(f"This destroys {config.app_name} in production. Type 'production' to go on: ")
+        if typed.strip() != "production":
+            print("not destroyed", file=sys.stderr)
+            return EXIT_USAGE
+    result: DeploymentResult | None = None
+    try:
+        with progress:
+            if args.command == "destroy":
+                await Cloud.destroy(
+                    config, project_dir=root, app=project.app, on_line=progress, on_event=progress.event
+                )
+            elif args.command == "rollback":
+                result = await Cloud.rollback(
+                    config,
+                    recreate=args.recreate,
+                    project_dir=root,
+                    app=project.app,
+                    on_line=progress,
+                    on_event=progress.event,
+                )
+            else:
+                result = await Cloud.deploy(
+                    config,
+                    version=args.release,
+                    stacks=args.stacks,
+                    concurrency=args.concurrency,
+                    project_dir=root,
+                    app=project.app,
+                    on_line=progress,
+                    on_event=progress.event,
+                    rollback_on_interrupt=args.rollback_on_interrupt,
+                    checks=not args.skip_checks,
+                    plan_dir=args.plan_dir.resolve() if args.plan_dir else None,
+                )
+    finally:
+        if not args.json:
+            progress.print_summary(result.outputs if result is not None else None)
+    if result is None:
+        _emit(
+            args,
+            {"destroyed": True, "environment": config.environment, "stacks": progress.as_dict()},
+            f"destroyed {config.app_name} {config.environment}",
+        )
+        return EXIT_OK
+    data = {
+        **result.model_dump(mode="json", exclude={"synthesized_dir"}),
+        "environment": config.environment,
+        "version": result.version,
+        "stacks": progress.as_dict(),
+    }
+    verb = "rolled back" if args.command == "rollback" else "deployed"
+    _emit(args, data, f"{verb} {result.deployment_id}" + (f": {result.url}" if result.url else ""))
+    return EXIT_OK
+
+
+def _render_status(config: CloudConfig, status: Any, recent: list[dict[str, Any]]) -> str:
+    live = f"live: {status.deployment_id}" if status.deployment_id else "nothing live"
+    lines = [f"{config.app_name} {config.environment}: {status.status.value}, health {status.health.value} ({live})"]
+    if status.version:
+        lines.append(f"  version {status.version}" + (f" at {status.url}" if status.url else ""))
+    for stack in status.regions:
+        where = stack.region or "global"
+        lines.append(f"  {where:<16} {stack.stack}: {stack.status}, health {stack.health.value}")
+        if stack.url:
+            lines.append(f"  {'':<16}   url {stack.url}")
+        for name, value in sorted(stack.outputs.items()):
+            if name not in ("ApiUrl", "Url"):
+                lines.append(f"  {'':<16}   {name} = {value}")
+    if not status.regions:
+        lines += [f"  {stack}: {state}" for stack, state in status.stacks.items()]
+    if status.lock:
+        holder = status.lock
+        state = "its process is gone: the next deploy records it interrupted" if holder["stale"] else "running"
+        lines.append(
+            f"  lock: {holder['operation']} {holder['deployment_id']} by {holder['user']}@{holder['host']}"
+            f" (pid {holder['pid']}), {state}"
+        )
+    lines += ["  history:"] + [f"    {r['id']}  {r['version']:<12} {r['status']}" for r in recent]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

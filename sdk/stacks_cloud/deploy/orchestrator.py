@@ -43,6 +43,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from stacks_cloud.config import CloudConfig
+from stacks_cloud.config.files import find_project_root
 from stacks_cloud.core.errors import (
     CloudError,
     CloudProviderError,
@@ -54,7 +55,7 @@ from stacks_cloud.core.errors import (
 )
 from stacks_cloud.core.secrets import MASK, mask_logger, redact_text
 from stacks_cloud.deploy.ledger import Ledger, LockHolder, open_ledger
-from stacks_cloud.deploy.project import APP_FILE, find_project_root, load_app, not_a_project
+from stacks_cloud.deploy.project import APP_FILE, load_app, not_a_project
 from stacks_cloud.hooks.base import Phase, run_phase
 from stacks_cloud.models import (
     DeploymentConfig,
@@ -71,7 +72,9 @@ from stacks_cloud.policy import GateReport, PolicyViolationError, load_suppressi
 from stacks_cloud.policy.gate import find_checkov
 from stacks_cloud.policy.suppressions import SUPPRESSIONS_FILE, Suppression
 from stacks_cloud.providers.base import ApplyProgress, CloudProvider, ProviderRuntime
+from stacks_cloud.providers.cdktf_stacks import PLAN_FILE
 from stacks_cloud.providers.registry import resolve_provider
+from stacks_cloud.providers.terraform_cli import EventSink
 from stacks_cloud.stacks.app import CloudApp
 
 LOGGER = logging.getLogger("stacks_cloud")
@@ -161,6 +164,7 @@ class _Session:
         on_line: LineSink | None,
         logger: logging.Logger | None,
         app: CloudApp | None = None,
+        on_event: EventSink | None = None,
     ) -> None:
         self.config = config
         self.project_dir = resolve_project_dir(project_dir)
@@ -190,6 +194,7 @@ class _Session:
                 on_line=on_line,
                 observer=self._observe,
                 progress=self.progress,
+                on_event=on_event,
             )
         )
 
@@ -220,6 +225,7 @@ class _Session:
         concurrency: int = 4,
         timeout: float = 1800.0,
         rollback_of: str | None = None,
+        saved_plans: Path | None = None,
     ) -> DeploymentConfig:
         cloud = config or self.config
         return DeploymentConfig(
@@ -237,6 +243,8 @@ class _Session:
             rollback_of=rollback_of,
             on_line=self.on_line,
             timeout=timeout,
+            synthesized_dir=saved_plans,
+            saved_plans=saved_plans is not None,
         )
 
     # --- the environment lock -------------------------------------------------------------------------------
@@ -363,7 +371,7 @@ class _Session:
 
     async def check(self, deploy_config: DeploymentConfig) -> tuple[GateReport | None, DeploymentConfig]:
         """Synthesize `deploy_config` and run the gate on it; the config returned applies that synth."""
-        outdir = await asyncio.to_thread(self.provider.synthesize, deploy_config)
+        outdir = deploy_config.synthesized_dir or await asyncio.to_thread(self.provider.synthesize, deploy_config)
         if outdir is None:
             return None, deploy_config
         report = await asyncio.to_thread(
@@ -415,6 +423,7 @@ class _Session:
         run_hooks: bool = True,
         rollback_on_interrupt: bool = False,
         checks: bool | None = None,
+        saved_plans: Path | None = None,
     ) -> DeploymentResult:
         """Record, run the hooks, the policy gate (`checks`: True runs it, False records it skipped, None:
         not at all, for rollbacks that re-apply what was checked before) and the provider.
@@ -447,7 +456,13 @@ class _Session:
                     Phase.PRE_DEPLOY, hooks.pre_deploy, context, environment=cloud.environment, logger=self.logger
                 )
             deploy_config = self.deployment_config(
-                deployment_id, version, config=cloud, stacks=stacks, concurrency=concurrency, rollback_of=rollback_of
+                deployment_id,
+                version,
+                config=cloud,
+                stacks=stacks,
+                concurrency=concurrency,
+                rollback_of=rollback_of,
+                saved_plans=saved_plans,
             )
             if checks is not None:
                 deploy_config = await self._gate(deployment_id, deploy_config, checks)
@@ -457,6 +472,7 @@ class _Session:
                 result = await self.provider.rollback(target, deploy_config)
             else:
                 result = await self.provider.deploy(deploy_config)
+            result = result.model_copy(update={"version": version, "environment": cloud.environment})
             if result.synthesized_dir is not None:
                 self.ledger.archive(deployment_id, result.synthesized_dir)
             if not result.success:
@@ -489,6 +505,7 @@ class _Session:
             raise
         except Exception as error:
             typed = _typed(error, self.provider.name)
+            typed.deployment = {"deployment_id": deployment_id, "version": version, "environment": cloud.environment}
             self.ledger.set_status(deployment_id, State.FAILED, error=redact_text(str(typed)))
             if run_hooks:
                 await self._on_error(hooks.on_error, typed, context)
@@ -586,21 +603,30 @@ class Cloud:
         app: CloudApp | None = None,
         rollback_on_interrupt: bool = False,
         checks: bool = True,
+        plan_dir: Path | None = None,
+        on_event: EventSink | None = None,
     ) -> DeploymentResult:
         """Deploy `config` while holding the environment lock, after the policy gate (`checks=False`: without
-        it, recorded in the ledger).
+        it, recorded in the ledger). `plan_dir` (written by `plan(out=...)`): apply exactly the plans saved
+        there, which terraform refuses once anything changed since. `on_event(stack, event)` receives
+        terraform's events and the engine's phases (for a live view).
 
         Raises `ConfigError` (nothing recorded) for an unknown stack, `DeploymentLockedError` (nothing
         recorded) when another run holds the environment, the provider's errors after recording a
         failure, and `asyncio.CancelledError` after recording an interruption.
         """
-        session = _Session(config, project_dir=project_dir, on_line=on_line, logger=logger, app=app)
+        session = _Session(config, project_dir=project_dir, on_line=on_line, logger=logger, app=app, on_event=on_event)
         session.provider.check_stacks(config, stacks)
+        saved = read_saved_plans(plan_dir, config, stacks) if plan_dir is not None else None
         if checks:
             session.prepare_gate()
         deployment_id = new_deployment_id(config.environment)
         await session.acquire(deployment_id, "deploy")
         try:
+            if saved is not None:  # where it was planned: a local backend's relative state path resolves the same
+                staged = session.work_dir(deployment_id) / "cdktf.out"
+                shutil.copytree(saved, staged, symlinks=True)
+                saved = staged
             return await session.apply(
                 deployment_id,
                 version or default_version(session.project_dir),
@@ -608,6 +634,7 @@ class Cloud:
                 concurrency=concurrency,
                 rollback_on_interrupt=rollback_on_interrupt,
                 checks=checks,
+                saved_plans=saved,
             )
         finally:
             await session.release()
@@ -622,6 +649,7 @@ class Cloud:
         on_line: LineSink | None = None,
         logger: logging.Logger | None = None,
         app: CloudApp | None = None,
+        on_event: EventSink | None = None,
     ) -> DeploymentResult:
         """Deploy again the last good deployment.
 
@@ -630,7 +658,7 @@ class Cloud:
         (which the live one is then marked rolled back from). After a destroy nothing is live: refused
         unless `recreate=True`, which deploys the destroyed deployment again.
         """
-        session = _Session(config, project_dir=project_dir, on_line=on_line, logger=logger, app=app)
+        session = _Session(config, project_dir=project_dir, on_line=on_line, logger=logger, app=app, on_event=on_event)
         deployment_id = new_deployment_id(config.environment)
         await session.acquire(deployment_id, "rollback")
         try:
@@ -660,11 +688,18 @@ class Cloud:
         if deployment_id is None:
             live = ledger.live(*session.app_env)
             if live is None:
-                return DeploymentStatus(status=State.PENDING, in_progress=in_progress, lock=lock)
+                return DeploymentStatus(
+                    status=State.PENDING, in_progress=in_progress, lock=lock, environment=config.environment
+                )
             deployment_id = live.id
         status = await session.provider.get_status(deployment_id)
         record = ledger.get(deployment_id)
-        known: dict[str, Any] = {"deployment_id": deployment_id, "in_progress": in_progress, "lock": lock}
+        known: dict[str, Any] = {
+            "deployment_id": deployment_id,
+            "in_progress": in_progress,
+            "lock": lock,
+            "environment": config.environment,
+        }
         if record is not None:  # what the ledger knows, where the provider does not say
             known["version"] = status.version or record.version
             known["url"] = status.url or record.url
@@ -680,9 +715,10 @@ class Cloud:
         on_line: LineSink | None = None,
         logger: logging.Logger | None = None,
         app: CloudApp | None = None,
+        on_event: EventSink | None = None,
     ) -> bool:
         """Destroy the environment's stacks (as last deployed). Production keeps resources marked to keep."""
-        session = _Session(config, project_dir=project_dir, on_line=on_line, logger=logger, app=app)
+        session = _Session(config, project_dir=project_dir, on_line=on_line, logger=logger, app=app, on_event=on_event)
         lock_id = new_deployment_id(config.environment)
         await session.acquire(lock_id, "destroy")
         try:
@@ -716,18 +752,26 @@ class Cloud:
         project_dir: Path | None = None,
         on_line: LineSink | None = None,
         app: CloudApp | None = None,
+        out: Path | None = None,
     ) -> list[PlanSummary]:
-        """What a deploy would change, per stack (no lock is taken: plans read state without locking it)."""
-        session = _Session(config, project_dir=project_dir, on_line=on_line, logger=None, app=app)
-        session.provider.check_stacks(config, stacks)
-        plan_id = f"plan-{new_deployment_id(config.environment)}"
-        deploy_config = session.deployment_config(
-            plan_id, default_version(session.project_dir), stacks=stacks, concurrency=concurrency
-        )
-        try:
-            return await session.provider.plan(deploy_config)
-        finally:
-            shutil.rmtree(session.work_dir(plan_id), ignore_errors=True)
+        """What a deploy would change, per stack: each resource, its action, the attributes that differ (no
+        lock is taken: plans read state without locking it). `out`: keep the synthesized stacks and their
+        saved plans in that folder, for `deploy(plan_dir=out)` to apply exactly them."""
+        return await _plan(config, stacks, concurrency, project_dir, on_line, app, out=out, refresh_only=False)
+
+    @staticmethod
+    async def drift(
+        config: CloudConfig,
+        *,
+        stacks: list[str] | None = None,
+        concurrency: int = 4,
+        project_dir: Path | None = None,
+        on_line: LineSink | None = None,
+        app: CloudApp | None = None,
+    ) -> list[PlanSummary]:
+        """What changed outside Terraform, per stack (`PlanSummary.drift`): a refresh-only plan, which
+        changes nothing and takes no lock."""
+        return await _plan(config, stacks, concurrency, project_dir, on_line, app, out=None, refresh_only=True)
 
     @staticmethod
     async def check(
@@ -836,3 +880,117 @@ def history(config: CloudConfig, *, project_dir: Path | None = None, limit: int 
 
 
 __all__ = ["Cloud", "UnlockReport", "history"]
+
+
+PLAN_META = "plan.json"
+"""What `plan(out=...)` planned: app, environment, version, the stacks and their counts."""
+
+
+async def _plan(
+    config: CloudConfig,
+    stacks: list[str] | None,
+    concurrency: int,
+    project_dir: Path | None,
+    on_line: LineSink | None,
+    app: CloudApp | None,
+    *,
+    out: Path | None,
+    refresh_only: bool,
+) -> list[PlanSummary]:
+    session = _Session(config, project_dir=project_dir, on_line=on_line, logger=None, app=app)
+    session.provider.check_stacks(config, stacks)
+    if out is not None:
+        _check_plan_folder(out)
+    plan_id = f"{'drift' if refresh_only else 'plan'}-{new_deployment_id(config.environment)}"
+    version = default_version(session.project_dir)
+    deploy_config = session.deployment_config(plan_id, version, stacks=stacks, concurrency=concurrency)
+    try:
+        summaries = await session.provider.plan(deploy_config, refresh_only=refresh_only)
+        if out is not None:
+            _save_plans(deploy_config.work_dir / "cdktf.out", out, config, version, stacks, summaries)
+        return summaries
+    finally:
+        shutil.rmtree(session.work_dir(plan_id), ignore_errors=True)
+
+
+def _check_plan_folder(out: Path) -> None:
+    if out.exists() and any(out.iterdir()) and not (out / PLAN_META).is_file():
+        raise ConfigError(
+            "command line",
+            [Problem("--out", str(out), "is a folder with other files in it.", "give a new or empty folder.")],
+        )
+
+
+def _save_plans(
+    outdir: Path,
+    out: Path,
+    config: CloudConfig,
+    version: str,
+    stacks: list[str] | None,
+    summaries: list[PlanSummary],
+) -> None:
+    """Move the synthesized stacks with their saved plans to `out`, with what they are for (`plan.json`)."""
+    if any(summary.error for summary in summaries) or not outdir.is_dir():
+        return  # nothing to apply from a plan that failed
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    shutil.move(str(outdir), str(out / "cdktf.out"))
+    meta = {
+        "app": config.app_name,
+        "environment": config.environment,
+        "version": version,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "stacks": stacks,
+        "plans": {
+            summary.stack: {
+                "add": summary.add,
+                "change": summary.change,
+                "destroy": summary.destroy,
+                "saved": (out / "cdktf.out" / "stacks" / summary.stack / PLAN_FILE).is_file(),
+            }
+            for summary in summaries
+        },
+    }
+    (out / PLAN_META).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def read_saved_plans(plan_dir: Path, config: CloudConfig, stacks: list[str] | None) -> Path:
+    """The synthesized folder of plans saved by `plan(out=plan_dir)`, checked to be for this app,
+    environment and stack selection (a `ConfigError` otherwise)."""
+    meta_file = plan_dir / PLAN_META
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (OSError, ValueError):
+        raise ConfigError(
+            "command line",
+            [
+                Problem(
+                    "--plan",
+                    str(plan_dir),
+                    "holds no saved plan.",
+                    "write one with `cloud plan --out DIR`, review it, then `cloud deploy --plan DIR`.",
+                )
+            ],
+        ) from None
+    problems = [
+        Problem(
+            "--plan",
+            str(plan_dir),
+            f"was planned for {key} {meta.get(key)!r}, not {wanted!r}.",
+            "plan again for this one, or deploy with the matching --env/--config.",
+        )
+        for key, wanted in (("app", config.app_name), ("environment", config.environment))
+        if meta.get(key) != wanted
+    ]
+    if (meta.get("stacks") or None) != (stacks or None):
+        problems.append(
+            Problem(
+                "--stacks",
+                " ".join(stacks or []) or "(all)",
+                f"differs from the stacks the plan was made for ({' '.join(meta.get('stacks') or []) or 'all'}).",
+                "deploy the same selection that was planned.",
+            )
+        )
+    ConfigError.raise_if_any("command line", problems)
+    return plan_dir / "cdktf.out"

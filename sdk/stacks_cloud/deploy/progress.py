@@ -1,48 +1,257 @@
-"""Live per-stack progress: one redrawn line per stack on a terminal, plain prefixed lines elsewhere (CI)."""
+"""What a user watches while stacks deploy: a live table on a terminal, one line per event in CI.
+
+`Progress` receives terraform's machine-readable events per stack (`event(stack, event)`: the `-json`
+stream of `terraform apply`, plus the engine's own `phase` and `stack_done` events) and other output
+lines (`__call__(stack, line)`: hooks, the policy gate).
+
+- On a terminal (and `CI` unset): a `rich` live table, one row per stack: its phase (init, refresh,
+  plan, apply), resources done of total, elapsed time, and the resource in flight with its action.
+- Elsewhere (CI, a pipe): one line per phase and per resource event, the stack named once at the
+  start of the line; terraform's warnings are shown once per run, however many stacks repeat them;
+  errors are not echoed (the command's failure message names the cause once, with the next step).
+
+At the end `summary()` gives a table of every stack: region, result, changes, duration and URL.
+"""
 
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 import threading
-from typing import TextIO
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
 
 from stacks_cloud.core.secrets import redact_text
+from stacks_cloud.terraform.plan import short_address
 
-_NOISE = re.compile(r"^\s*$|^\S+\s+(Stacks deploying|Stacks done)")
-_STATUS = re.compile(r"(Creating|Modifying|Destroying|Reading|Still \w+|Apply complete|Destroy complete|Error|Plan:)")
+CI_WIDTH = 250
+"""Columns of the tables written to a log (CI): wide enough for stack names and URLs."""
+PHASES = ("waiting", "init", "refresh", "plan", "apply", "done", "failed", "interrupted")
+_ACTIONS = {"create": "creating", "update": "updating", "delete": "destroying", "read": "reading"}
+_KEYS = (("add", "add"), ("change", "change"), ("destroy", "remove"))
+_REGION = re.compile(r"[a-z]{2}(?:-gov)?-[a-z]+-\d+$")
+_DONE = {"create": "created", "update": "updated", "delete": "destroyed", "read": "read"}
+
+
+@dataclass
+class StackRow:
+    stack: str
+    phase: str = "waiting"
+    total: int | None = None
+    done: int = 0
+    current: str = ""
+    started: float | None = None
+    ended: float | None = None
+    changes: dict[str, int] = field(default_factory=dict)
+    """What the plan said: `add`, `change`, `remove`."""
+    applied: dict[str, int] = field(default_factory=dict)
+    """What was done so far, by the same keys."""
+    url: str | None = None
+
+    @property
+    def region(self) -> str:
+        return _region_of(self.stack)
+
+    def elapsed(self, now: float) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.ended or now) - self.started
+
+    def counts(self) -> str:
+        return f"{self.done}/{self.total}" if self.total is not None else (str(self.done) if self.done else "")
 
 
 class Progress:
-    """A `sink(stack, line)` for `Cloud.deploy(on_line=...)`.
+    """A `sink(stack, line)` and an event sink for `Cloud.deploy` (see the module doc).
 
-    `live=None` decides by the stream: a terminal gets the live display unless `CI` is set.
+    `live=None` decides by the stream: a terminal gets the live table unless `ci` is set.
     """
 
     def __init__(self, stream: TextIO | None = None, *, live: bool | None = None, ci: bool = False) -> None:
         self.stream = stream or sys.stderr
         self.live = (self.stream.isatty() and not ci) if live is None else live
-        self.lines: dict[str, str] = {}
-        self._drawn = 0
+        # Not a terminal (CI logs): wide enough that nothing is cut; a terminal: its own width.
+        width = None if self.live else CI_WIDTH
+        self.console = Console(
+            file=self.stream, force_terminal=self.live, highlight=False, soft_wrap=not self.live, width=width
+        )
+        self.rows: dict[str, StackRow] = {}
+        self._warnings: set[str] = set()
         self._lock = threading.Lock()
+        self._display: Live | None = None
+        self._clock = time.monotonic
+
+    # --- input ------------------------------------------------------------------------------------------
 
     def __call__(self, stack: str, line: str) -> None:
-        line = redact_text(line)
-        with self._lock:
-            if not self.live:
-                if not _NOISE.search(line):
-                    print(f"[{stack}] {line}", file=self.stream, flush=True)
-                return
-            if stack not in self.lines or _STATUS.search(line):
-                self.lines[stack] = line.strip()
-                self._redraw()
+        """A line that is not a terraform event (a hook's output, the policy gate): shown as it comes."""
+        if stack in self.rows or not line.strip():
+            return  # terraform's human lines: its events tell the same
+        self._print(f"[{stack}] {redact_text(line)}")
 
-    def _redraw(self) -> None:
-        width = shutil.get_terminal_size((100, 20)).columns
-        if self._drawn:
-            self.stream.write(f"\x1b[{self._drawn}F")  # back to the first line of the block
-        for stack, line in self.lines.items():
-            self.stream.write("\x1b[2K" + f"{stack}: {line}"[: width - 1] + "\n")
-        self._drawn = len(self.lines)
-        self.stream.flush()
+    def event(self, stack: str, event: dict[str, Any]) -> None:
+        with self._lock:
+            row = self.rows.setdefault(stack, StackRow(stack))
+            line = self._apply(row, event)
+            if self.live:
+                self._refresh()
+            elif line:
+                self._print_locked(f"[{stack}] {line}")
+
+    def _apply(self, row: StackRow, event: dict[str, Any]) -> str | None:
+        """Update the row from one event; return the CI line for it (None: no line)."""
+        now = self._clock()
+        kind = event.get("type")
+        hook = event.get("hook") or {}
+        resource = (hook.get("resource") or {}).get("addr") or ""
+        action = str(hook.get("action", ""))
+        if kind == "phase":
+            phase = str(event["phase"])
+            if row.started is None:
+                row.started = now
+            row.phase, row.current = phase, ""
+            return str(event.get("message") or phase)
+        if kind == "refresh_start" and row.phase in ("init", "waiting"):
+            row.phase = "refresh"
+            return None
+        if kind == "planned_change" and row.phase in ("init", "refresh", "waiting"):
+            row.phase = "plan"
+            return None
+        if kind == "change_summary":
+            changes = event.get("changes") or {}
+            counts = {key: int(changes.get(key, 0)) for key in ("add", "change", "remove")}
+            if changes.get("operation") == "plan":
+                row.total, row.changes = sum(counts.values()), counts
+                return f"plan: {counts['add']} to add, {counts['change']} to change, {counts['remove']} to destroy"
+            return None
+        if kind in ("apply_start", "apply_complete", "apply_errored") and action == "read" and kind != "apply_errored":
+            return None  # data sources read during the plan: not changes
+        if kind == "apply_start":
+            row.phase, row.current = "apply", f"{_ACTIONS.get(action, action)} {short_address(resource)}"
+            return f"{short_address(resource)}: {_ACTIONS.get(action, action)}"
+        if kind == "apply_complete":
+            row.done += 1
+            key = {"create": "add", "update": "change", "delete": "remove"}.get(action)
+            if key:
+                row.applied[key] = row.applied.get(key, 0) + 1
+            row.current = ""
+            seconds = hook.get("elapsed_seconds", 0)
+            return f"{short_address(resource)}: {_DONE.get(action, action)} ({row.counts()}, {seconds}s)"
+        if kind == "apply_errored":
+            return f"{short_address(resource)}: failed"
+        if kind == "diagnostic":
+            diagnostic = event.get("diagnostic") or {}
+            if diagnostic.get("severity") == "warning":
+                summary = str(diagnostic.get("summary", ""))
+                if summary not in self._warnings:
+                    self._warnings.add(summary)
+                    return f"warning: {redact_text(summary)}"
+            return None  # errors: the failure message says them once
+        if kind == "stack_done":
+            row.ended = now
+            row.phase = str(event.get("result", "done"))
+            row.current = ""
+            row.url = event.get("url")
+            return f"{row.phase}: {_signed(row.applied)} in {row.elapsed(now):.0f}s"
+        return None
+
+    # --- output -----------------------------------------------------------------------------------------
+
+    def __enter__(self) -> Progress:
+        if self.live:
+            self._display = Live(
+                console=self.console, get_renderable=self._table, refresh_per_second=4, transient=False
+            )
+            self._display.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._display is not None:
+            self._display.__exit__(None, None, None)
+            self._display = None
+
+    def _refresh(self) -> None:
+        if self._display is not None:
+            self._display.refresh()
+
+    def _print(self, text: str) -> None:
+        with self._lock:
+            self._print_locked(text)
+
+    def _print_locked(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, overflow="ignore", crop=False)
+
+    def _table(self) -> Table:
+        """One row per stack. Names lose their shared `app-env-` prefix, and the resource in flight is
+        written action first, so a narrow terminal cuts the end of an address, never what is happening."""
+        now = self._clock()
+        prefix = _shared_prefix(list(self.rows))
+        table = Table(box=None, pad_edge=False, show_edge=False, title=prefix.rstrip("-") or None)
+        table.add_column("stack", no_wrap=True, min_width=max((len(s) - len(prefix) for s in self.rows), default=5))
+        table.add_column("phase", no_wrap=True, min_width=11)
+        table.add_column("resources", no_wrap=True, justify="right")
+        table.add_column("elapsed", no_wrap=True, justify="right")
+        table.add_column("now", no_wrap=True, overflow="ellipsis", ratio=1)
+        for row in self.rows.values():
+            table.add_row(row.stack[len(prefix) :], row.phase, row.counts(), f"{row.elapsed(now):.0f}s", row.current)
+        return table
+
+    def summary(self, outputs: dict[str, dict[str, Any]] | None = None) -> Table:
+        """The end-of-run table: stack, region, result, changes, duration, URL."""
+        now = self._clock()
+        table = Table(title="summary", box=None, pad_edge=False, show_edge=False)
+        for column in ("stack", "region", "result", "changes", "duration", "url"):
+            table.add_column(column, no_wrap=True)
+        for row in self.rows.values():
+            url = row.url or str((outputs or {}).get(row.stack, {}).get("ApiUrl", "") or "")
+            changes = row.applied or row.changes
+            text = _signed(changes) if changes else "-"
+            table.add_row(row.stack, row.region, row.phase, text, f"{row.elapsed(now):.0f}s", url)
+        return table
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        """Each stack's result, counts and seconds, for `--json`."""
+        now = self._clock()
+        return {
+            row.stack: {
+                "region": row.region,
+                "result": row.phase,
+                "planned": {key: row.changes.get(name, 0) for key, name in _KEYS},
+                "applied": {key: row.applied.get(name, 0) for key, name in _KEYS},
+                "seconds": round(row.elapsed(now), 1),
+            }
+            for row in self.rows.values()
+        }
+
+    def print_summary(self, outputs: dict[str, dict[str, Any]] | None = None) -> None:
+        if self.rows:
+            with self._lock:
+                self.console.print(self.summary(outputs), crop=False)
+
+
+def _region_of(stack: str) -> str:
+    match = _REGION.search(stack)
+    return match[0] if match else ("global" if stack.endswith("-global") else "")
+
+
+def _signed(counts: dict[str, int]) -> str:
+    return f"+{counts.get('add', 0)} ~{counts.get('change', 0)} -{counts.get('remove', 0)}"
+
+
+def _shared_prefix(stacks: list[str]) -> str:
+    """`shop-production-` for `shop-production-us-east-1` and `shop-production-global` (up to a dash)."""
+    if len(stacks) < 2:
+        return ""
+    split = [stack.split("-") for stack in stacks]
+    shared = []
+    for parts in zip(*split, strict=False):
+        if len(set(parts)) != 1:
+            break
+        shared.append(parts[0])
+    shared = shared[: min(len(parts) for parts in split) - 1]  # every name keeps something of its own
+    return "".join(f"{part}-" for part in shared)

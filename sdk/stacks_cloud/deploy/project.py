@@ -9,38 +9,25 @@ exception while importing) become a `ConfigError` naming the file and line, neve
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.util
 import json
-import runpy
 import sys
-import traceback
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stacks_cloud.config import CloudConfig
+from stacks_cloud.config.files import MARKER, find_project_root, no_cloud_dict, read_config_file, user_code
 from stacks_cloud.core.errors import ConfigError, Problem
 from stacks_cloud.stacks.app import CloudApp
 
-MARKER = "cdktf.json"
-"""The file that marks a project's root folder."""
 CONFIG_FILE = Path("config") / "cloud.py"
 """The project's config, relative to its root (the twin of the guide's `config/cloud.ts`)."""
 APP_FILE = "main.py"
 """The project's cdktf app, which declares its `CloudApp`."""
-
-
-def find_project_root(start: Path) -> Path | None:
-    """The nearest folder at or above `start` holding `cdktf.json`, or None."""
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        if (folder / MARKER).is_file():
-            return folder
-    return None
 
 
 def not_a_project(where: Path, *, explicit: bool) -> ConfigError:
@@ -101,6 +88,15 @@ class Project:
         data = read_config_file(config_file) if config_file is not None else None
         return self.app.load_config(environment, data=data, overrides=overrides)
 
+    def context_config_file(self) -> Path | None:
+        """The config file cdktf.json's `context.configFile` names (relative to the project), if any."""
+        try:
+            context = json.loads((self.root / MARKER).read_text()).get("context") or {}
+        except (OSError, ValueError):
+            return None
+        path = context.get("configFile") if isinstance(context, dict) else None
+        return (self.root / str(path)).resolve() if path else None
+
     @property
     def state_dir(self) -> Path:
         return self.root / ".state"
@@ -142,7 +138,7 @@ def load_app(root: Path) -> CloudApp:
         )
     module = _import_package_module("config.cloud", config_file)
     if not isinstance(getattr(module, "CLOUD", None), Mapping):
-        raise _no_cloud_dict(config_file, getattr(module, "CLOUD", None))
+        raise no_cloud_dict(config_file, getattr(module, "CLOUD", None))
     classes = [
         value
         for value in vars(module).values()
@@ -153,49 +149,6 @@ def load_app(root: Path) -> CloudApp:
     ]
     config_class = classes[0] if len(classes) == 1 else CloudConfig
     return CloudApp(config=module.CLOUD, config_class=config_class)
-
-
-def read_config_file(path: Path) -> dict[str, Any]:
-    """The config data in `path` (resolved against the working directory): `.json`, or `.py` defining `CLOUD`."""
-    path = path.expanduser().resolve()
-    if not path.is_file():
-        raise ConfigError(
-            "command line",
-            [
-                Problem(
-                    "--config", str(path), "does not exist or is not a file.", "pass the path of a .py or .json file."
-                )
-            ],
-        )
-    if path.suffix == ".json":
-        text = path.read_text()
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ConfigError(
-                "config file",
-                [
-                    Problem(
-                        f"{path}:{error.lineno}",
-                        text.splitlines()[error.lineno - 1].strip() if text.strip() else "",
-                        f"is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno}).",
-                        'fix the JSON syntax; the file must hold one object such as {"appName": "my-app"}.',
-                    )
-                ],
-            ) from None
-        if not isinstance(data, dict):
-            raise _no_cloud_dict(path, data)
-        return data
-    if path.suffix != ".py":
-        raise ConfigError(
-            "command line",
-            [Problem("--config", str(path), "is neither a .py nor a .json file.", "pass config/cloud.py or a .json.")],
-        )
-    with _user_code(path):
-        namespace = runpy.run_path(str(path))
-    if not isinstance(namespace.get("CLOUD"), Mapping):
-        raise _no_cloud_dict(path, namespace.get("CLOUD"))
-    return dict(namespace["CLOUD"])
 
 
 # --- importing the user's files -----------------------------------------------------------------------
@@ -222,87 +175,17 @@ def _use_project(root: Path) -> None:
             del sys.modules[name]
 
 
-@contextlib.contextmanager
-def _user_code(path: Path) -> Iterator[None]:
-    """Run the user's file `path`: a syntax error or an exception becomes a `ConfigError` naming file and line."""
-    try:
-        yield
-    except SyntaxError as error:
-        raise _syntax_problem(error, path) from None
-    except ConfigError:
-        raise
-    except Exception as error:
-        raise _import_problem(error, path) from None
-
-
 def _import_file(path: Path, name: str) -> types.ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ConfigError("project", [Problem(str(path), None, "cannot be imported.", "check the file.")])
     module = importlib.util.module_from_spec(spec)
-    with _user_code(path):
+    with user_code(path):
         spec.loader.exec_module(module)
     return module
 
 
 def _import_package_module(dotted: str, path: Path) -> types.ModuleType:
-    with _user_code(path):
+    with user_code(path):
         return importlib.import_module(dotted)
     raise AssertionError("unreachable")  # for type checkers: the context manager re-raises
-
-
-def _syntax_problem(error: SyntaxError, path: Path) -> ConfigError:
-    where = f"{error.filename or path}:{error.lineno or '?'}"
-    return ConfigError(
-        "project files",
-        [
-            Problem(
-                where,
-                (error.text or "").strip(),
-                f"is not valid Python: {error.msg}.",
-                "fix the syntax at that line.",
-            )
-        ],
-    )
-
-
-def _import_problem(error: Exception, path: Path) -> ConfigError:
-    """The error at the innermost line of the user's own files (not the SDK's, not the standard library's)."""
-    frames = traceback.extract_tb(error.__traceback__)
-    root = _project_root_of(path)
-    user_frames = [
-        frame
-        for frame in frames
-        if not frame.filename.startswith("<") and Path(frame.filename).resolve().is_relative_to(root)
-    ]
-    frame = user_frames[-1] if user_frames else (frames[-1] if frames else None)
-    where = f"{frame.filename}:{frame.lineno}" if frame else str(path)
-    return ConfigError(
-        "project files",
-        [
-            Problem(
-                where,
-                frame.line if frame else None,
-                f"raised {type(error).__name__} while {path.name} was loaded: {error}",
-                "fix the error at that line (the project's files are imported by `cloud` as by `cdktf synth`).",
-            )
-        ],
-    )
-
-
-def _project_root_of(path: Path) -> Path:
-    return find_project_root(path.parent) or path.parent
-
-
-def _no_cloud_dict(path: Path, value: object) -> ConfigError:
-    return ConfigError(
-        "config file",
-        [
-            Problem(
-                f"{path}",
-                type(value).__name__ if value is not None else None,
-                "defines no CLOUD dict (a .json config must hold one JSON object).",
-                "define CLOUD = {'appName': 'my-app', ...} as config/cloud.py does.",
-            )
-        ],
-    )

@@ -47,16 +47,19 @@ class AwsProvider(CdktfStacksProvider):
         urls = [str(values["ApiUrl"]) for values in outputs.values() if "ApiUrl" in values]
         return urls[0] if urls else None
 
-    async def health_of(self, outputs: dict[str, dict[str, Any]]) -> Health:
+    async def stacks_health(self, outputs: dict[str, dict[str, Any]]) -> dict[str, Health]:
+        """Each regional stack's health from its own API's health-check endpoint (the global stack's
+        routing follows the same checks); stacks without an API: unknown."""
         cloud = getattr(self.runtime, "cloud", None)
         path = cloud.multi_region.health_check_path if cloud is not None else "/api/health"
-        urls = [f"{values['ApiUrl']}{path}" for values in outputs.values() if "ApiUrl" in values]
-        if not urls:
-            return Health.UNKNOWN
-        results = await asyncio.gather(*(asyncio.to_thread(self._healthy, url) for url in urls))
-        if all(results):
-            return Health.HEALTHY
-        return Health.DEGRADED if any(results) else Health.UNHEALTHY
+        urls = {stack: f"{values['ApiUrl']}{path}" for stack, values in outputs.items() if "ApiUrl" in values}
+        results = await asyncio.gather(*(asyncio.to_thread(self._healthy, url) for url in urls.values()))
+        checked = {stack: Health.HEALTHY if ok else Health.UNHEALTHY for stack, ok in zip(urls, results, strict=True)}
+        return {stack: checked.get(stack, Health.UNKNOWN) for stack in outputs}
+
+    def stack_url(self, stack: str, outputs: dict[str, Any]) -> str | None:
+        value = outputs.get("Url" if stack.endswith("-global") else "ApiUrl")
+        return str(value) if value else None
 
     def _healthy(self, url: str) -> bool:
         try:

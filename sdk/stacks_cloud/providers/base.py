@@ -36,6 +36,7 @@ from stacks_cloud.models import (
     StateLock,
 )
 from stacks_cloud.providers.process import ProcessObserver
+from stacks_cloud.providers.terraform_cli import EventSink
 from stacks_cloud.stacks.app import CloudApp
 
 
@@ -117,8 +118,10 @@ class CloudProvider(ABC):
         """Remove a state lock listed by `state_locks` if it is still held. Default: nothing to remove."""
         raise NotImplementedError(f"provider {self.name!r} keeps no state locks")
 
-    async def plan(self, config: DeploymentConfig) -> list[PlanSummary]:
-        """What a deploy of `config` would change, per stack.
+    async def plan(self, config: DeploymentConfig, *, refresh_only: bool = False) -> list[PlanSummary]:
+        """What a deploy of `config` would change, per stack (`refresh_only`: what drifted, in
+        `PlanSummary.drift`). With `config.synthesized_dir` set, plans are saved there for
+        `deploy(saved_plans=True)`.
 
         Optional: the default raises `NotImplementedError`, which the CLI reports as "cannot plan".
         """
@@ -146,6 +149,8 @@ class ProviderRuntime(BaseModel):
     """Told of every child process (terraform) started and ended, so the environment lock can name them."""
     progress: ApplyProgress = Field(default_factory=lambda: ApplyProgress())
     """Where a provider says a stack's apply started: from then on, a failure may have changed something."""
+    on_event: EventSink | None = None
+    """Where terraform's events (and the engine's phases) go, for a live view: `sink(stack, event)`."""
 
 
 class ApplyProgress:

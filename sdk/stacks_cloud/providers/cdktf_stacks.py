@@ -31,7 +31,7 @@ from typing import Any
 
 from stacks_cloud.cdk import App
 from stacks_cloud.config import CloudConfig
-from stacks_cloud.core.errors import CloudProviderError, ConfigError, Problem
+from stacks_cloud.core.errors import CloudError, CloudProviderError, ConfigError, Problem
 from stacks_cloud.core.suggest import did_you_mean
 from stacks_cloud.models import (
     DeploymentConfig,
@@ -40,6 +40,7 @@ from stacks_cloud.models import (
     DeploymentStatus,
     Health,
     PlanSummary,
+    StackStatus,
     State,
     StateLock,
 )
@@ -49,6 +50,11 @@ from stacks_cloud.providers.state_locks import find_state_locks, remove_state_lo
 from stacks_cloud.providers.terraform_cli import StackDir
 from stacks_cloud.stacks.app import stack_names
 from stacks_cloud.terraform.cli_config import discover_provider_mirror, write_cli_config
+from stacks_cloud.terraform.plan import Action, ResourceChange, counts, has_prior_state, read_drift, read_plan
+
+PLAN_FILE = "plan.tfplan"
+PLAN_COUNTS = "plan.counts.json"
+"""A stack's saved plan, in its synthesized folder (`cloud plan --out`, applied by `cloud deploy --plan`)."""
 
 
 class CdktfStacksProvider(CloudProvider):
@@ -63,8 +69,21 @@ class CdktfStacksProvider(CloudProvider):
         return None
 
     async def health_of(self, outputs: dict[str, dict[str, Any]]) -> Health:
-        """How healthy the deployed app is. Default: unknown."""
-        return Health.UNKNOWN
+        """How healthy the deployed app is, from its stacks' health: all healthy, some (degraded), none."""
+        checked = [health for health in (await self.stacks_health(outputs)).values() if health is not Health.UNKNOWN]
+        if not checked:
+            return Health.UNKNOWN
+        if all(health is Health.HEALTHY for health in checked):
+            return Health.HEALTHY
+        return Health.DEGRADED if Health.HEALTHY in checked else Health.UNHEALTHY
+
+    async def stacks_health(self, outputs: dict[str, dict[str, Any]]) -> dict[str, Health]:
+        """Each stack's health (checked at once). Default: unknown for every stack."""
+        return dict.fromkeys(outputs, Health.UNKNOWN)
+
+    def stack_url(self, stack: str, outputs: dict[str, Any]) -> str | None:
+        """Where users reach one stack. Default: `url_from` of that stack alone."""
+        return self.url_from({stack: outputs})
 
     def stack_names(self, config: CloudConfig) -> list[str]:
         """The stacks `config` produces (what `--stacks` may select). Default: the regions, then the global stack."""
@@ -102,7 +121,8 @@ class CdktfStacksProvider(CloudProvider):
 
     def _stack(self, outdir: Path, name: str, env: dict[str, str], log_dir: Path | None) -> StackDir:
         observer = getattr(self.runtime, "observer", None)
-        return StackDir(name, outdir / "stacks" / name, env, observer=observer, log_dir=log_dir)
+        on_event = getattr(self.runtime, "on_event", None)
+        return StackDir(name, outdir / "stacks" / name, env, observer=observer, log_dir=log_dir, on_event=on_event)
 
     def _sink(self, config_sink: Any, stack: str) -> Callable[[str], None]:
         sink = config_sink or getattr(self.runtime, "on_line", None)
@@ -136,10 +156,15 @@ class CdktfStacksProvider(CloudProvider):
         ConfigError.raise_if_any("command line", problems)
 
     @staticmethod
-    def waves(outdir: Path, selected: list[str] | None = None) -> list[list[str]]:
-        """Stacks grouped so that every stack comes after the stacks it depends on (`manifest.json`)."""
+    def dependencies(outdir: Path) -> dict[str, set[str]]:
+        """Each stack's dependencies, as cdktf wrote them to `manifest.json`."""
         manifest = json.loads((outdir / "manifest.json").read_text())
-        dependencies = {name: set(stack.get("dependencies", [])) for name, stack in manifest["stacks"].items()}
+        return {name: set(stack.get("dependencies", [])) for name, stack in manifest["stacks"].items()}
+
+    @classmethod
+    def waves(cls, outdir: Path, selected: list[str] | None = None) -> list[list[str]]:
+        """Stacks grouped so that every stack comes after the stacks it depends on (`manifest.json`)."""
+        dependencies = cls.dependencies(outdir)
         if selected:
             unknown = sorted(set(selected) - set(dependencies))
             if unknown:
@@ -195,6 +220,7 @@ class CdktfStacksProvider(CloudProvider):
         await self._warm_plugin_cache(outdir / "stacks" / waves[0][0], env)
         outputs: dict[str, dict[str, Any]] = {}
         timings: dict[str, float] = {}
+        changes: dict[str, dict[str, int]] = {}
         limit = asyncio.Semaphore(config.concurrency)
         progress = getattr(self.runtime, "progress", None)
 
@@ -205,12 +231,22 @@ class CdktfStacksProvider(CloudProvider):
                 stack_started = time.monotonic()
                 ledger.set_stack(config.deployment_id, stack, "deploying")
                 applying = False
+                plan_file = terraform.path / PLAN_FILE if config.saved_plans else None
                 try:
+                    terraform.phase("init")
                     await terraform.init(on_line=sink)
                     if progress is not None:
                         progress.started(stack)
                     applying = True
-                    await terraform.apply(on_line=sink, timeout=config.timeout)
+                    if plan_file is not None and plan_file.is_file():
+                        terraform.phase("apply", "apply: the saved plan")
+                        terraform.planned(json.loads((terraform.path / PLAN_COUNTS).read_text()))
+                        events = await terraform.apply(on_line=sink, timeout=config.timeout, plan_file=plan_file)
+                    else:
+                        note = " (no saved plan: planned when its dependencies were not deployed)" if plan_file else ""
+                        terraform.phase("refresh", f"refresh and plan{note}")
+                        events = await terraform.apply(on_line=sink, timeout=config.timeout)
+                    changes[stack] = events.summary
                     outputs[stack] = await terraform.outputs()
                 except asyncio.CancelledError as cancelled:
                     # Interrupted: the running terraform was left to finish its stack (see providers.process).
@@ -222,15 +258,18 @@ class CdktfStacksProvider(CloudProvider):
                         "deployed" if finished else "interrupted",
                         seconds=time.monotonic() - stack_started,
                     )
+                    terraform.done("deployed" if finished else "interrupted")
                     raise
                 except Exception as error:
                     timings[stack] = time.monotonic() - stack_started
                     ledger.set_stack(config.deployment_id, stack, "failed", seconds=timings[stack], error=str(error))
+                    terraform.done("failed")
                     raise
                 timings[stack] = time.monotonic() - stack_started
                 ledger.set_stack(
                     config.deployment_id, stack, "deployed", outputs=outputs[stack], seconds=timings[stack]
                 )
+                terraform.done("deployed", url=self.url_from({stack: outputs[stack]}))
 
         for wave in waves:
             await _all_or_first_error([deploy_stack(stack) for stack in wave])
@@ -241,6 +280,7 @@ class CdktfStacksProvider(CloudProvider):
             deployment_id=config.deployment_id,
             outputs=outputs,
             timings=timings,
+            changes=changes,
             synthesized_dir=outdir,
         )
 
@@ -266,11 +306,18 @@ class CdktfStacksProvider(CloudProvider):
         async def destroy_stack(stack: str) -> None:
             terraform = self._stack(outdir, stack, env, work / "logs")
             sink = self._sink(None, stack)
-            await terraform.init(on_line=sink)
-            if keep_resources:
-                await self._forget_kept_resources(terraform, sink)
-            await terraform.apply(destroy=True, on_line=sink, timeout=3600)
+            terraform.phase("init")
+            try:
+                await terraform.init(on_line=sink)
+                if keep_resources:
+                    await self._forget_kept_resources(terraform, sink)
+                terraform.phase("refresh", "refresh and plan the destroy")
+                await terraform.apply(destroy=True, on_line=sink, timeout=3600)
+            except BaseException:
+                terraform.done("failed")
+                raise
             ledger.set_stack(deployment_id, stack, "destroyed")
+            terraform.done("destroyed")
 
         for wave in waves:
             await _all_or_first_error([destroy_stack(stack) for stack in wave])
@@ -290,42 +337,96 @@ class CdktfStacksProvider(CloudProvider):
         record = self.runtime.ledger.get(deployment_id)
         if record is None:
             raise CloudProviderError(f"no deployment {deployment_id!r} in the ledger", provider=self.name)
-        outputs = {stack: run["outputs"] for stack, run in record.stacks.items()}
-        health = await self.health_of(outputs) if record.status == State.RUNNING else Health.UNKNOWN
+        outputs = {stack: run["outputs"] or {} for stack, run in record.stacks.items()}
+        live = record.status == State.RUNNING
+        healths = await self.stacks_health(outputs) if live else {}
+        health = await self.health_of(outputs) if live else Health.UNKNOWN
+        regions = [
+            StackStatus(
+                stack=stack,
+                region=_region_of(stack, record.config_snapshot),
+                status=str(run["status"]),
+                url=self.stack_url(stack, outputs[stack]),
+                health=healths.get(stack, Health.UNKNOWN),
+                outputs=outputs[stack],
+            )
+            for stack, run in record.stacks.items()
+        ]
         return DeploymentStatus(
             status=State(record.status),
             health=health,
             stacks={stack: run["status"] for stack, run in record.stacks.items()},
             version=record.version,
             url=record.url,
+            regions=regions,
+            environment=record.environment,
         )
 
-    async def plan(self, config: DeploymentConfig) -> list[PlanSummary]:
-        outdir = await asyncio.to_thread(self.synthesize, config)
+    async def plan(self, config: DeploymentConfig, *, refresh_only: bool = False) -> list[PlanSummary]:
+        """Each stack's saved plan (`stacks/<stack>/plan.tfplan` in the synthesized folder), read back with
+        `terraform show -json`. Stacks go in dependency order: a stack whose dependencies have no state
+        yet (a new environment) is shown as all to create, with a note, instead of failing on their
+        missing outputs. `refresh_only`: the drift (resources changed outside Terraform) instead."""
+        outdir = config.synthesized_dir
+        if outdir is None:
+            outdir = await asyncio.to_thread(self.synthesize, config)
         env = self.terraform_env()
         waves = self.waves(outdir, config.stacks)
+        dependencies = self.dependencies(outdir)
         await self._warm_plugin_cache(outdir / "stacks" / waves[0][0], env)
         limit = asyncio.Semaphore(config.concurrency)
+        summaries: dict[str, PlanSummary] = {}
 
         async def plan_stack(stack: str) -> PlanSummary:
+            terraform = self._stack(outdir, stack, env, config.work_dir / "logs")
+            (terraform.path / PLAN_FILE).unlink(missing_ok=True)
+            missing = sorted(d for d in dependencies.get(stack, set()) if d in summaries and not summaries[d].deployed)
+            if missing:
+                return self._all_to_create(stack, terraform.path, missing, refresh_only=refresh_only)
             async with limit:
-                terraform = self._stack(outdir, stack, env, None)
                 sink = self._sink(config.on_line, stack)
                 try:
                     await terraform.init(on_line=sink)
-                except Exception as error:
-                    return PlanSummary(stack=stack, error=str(error))
-                result, events = await terraform.run(
-                    ["plan", "-input=false", "-no-color", "-lock=false", "-detailed-exitcode", "-json"],
-                    action="plan",
-                    timeout=config.timeout,
-                    on_line=sink,
+                    document = await terraform.plan(
+                        terraform.path / PLAN_FILE, refresh_only=refresh_only, on_line=sink, timeout=config.timeout
+                    )
+                except CloudError as error:
+                    (terraform.path / PLAN_FILE).unlink(missing_ok=True)
+                    return PlanSummary(stack=stack, error=str(error).removeprefix(f"{stack}: "))
+                if refresh_only:
+                    (terraform.path / PLAN_FILE).unlink(missing_ok=True)  # a refresh-only plan is not for applying
+                resources = [] if refresh_only else read_plan(document)
+                if not refresh_only:  # what applying the saved plan will do, for the live view's "done of total"
+                    (terraform.path / PLAN_COUNTS).write_text(json.dumps(counts(resources)))
+                return PlanSummary(
+                    stack=stack,
+                    resources=resources,
+                    drift=read_drift(document),
+                    deployed=has_prior_state(document),
+                    **counts(resources),
                 )
-                if result.exit_code not in (0, 2):
-                    return PlanSummary(stack=stack, error=str(terraform.failure("plan", result, events)))
-                return summarize_plan(stack, result.lines)
 
-        return list(await asyncio.gather(*(plan_stack(stack) for wave in waves for stack in wave)))
+        for wave in waves:
+            for summary in await asyncio.gather(*(plan_stack(stack) for stack in wave)):
+                summaries[summary.stack] = summary
+        return [summaries[stack] for wave in waves for stack in wave]
+
+    @staticmethod
+    def _all_to_create(stack: str, path: Path, missing: list[str], *, refresh_only: bool) -> PlanSummary:
+        """A stack whose dependencies are not deployed: every resource of its synthesized JSON to create."""
+        synthesized = json.loads((path / "cdk.tf.json").read_text())
+        resources = [
+            ResourceChange(address=f"{kind}.{name}", type=kind, action=Action.CREATE)
+            for kind, items in sorted(synthesized.get("resource", {}).items())
+            for name in sorted(items)
+        ]
+        if refresh_only:
+            return PlanSummary(stack=stack, deployed=False, note=f"{', '.join(missing)} not deployed yet")
+        note = (
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not deployed yet: every resource is"
+            " shown to create; the deploy plans this stack again after them"
+        )
+        return PlanSummary(stack=stack, resources=resources, deployed=False, note=note, **counts(resources))
 
     async def state_locks(self, config: CloudConfig) -> list[StateLock]:
         return await asyncio.to_thread(find_state_locks, config, self.stack_names(config))
@@ -369,17 +470,14 @@ def kept_addresses(synthesized: dict[str, Any]) -> list[str]:
     )
 
 
-def summarize_plan(stack: str, lines: list[str]) -> PlanSummary:
-    """Counts from the `change_summary` event of `terraform plan -json`."""
-    for line in lines:
-        if '"change_summary"' not in line:
-            continue
-        with contextlib.suppress(ValueError):
-            changes = json.loads(line).get("changes", {})
-            return PlanSummary(
-                stack=stack,
-                add=int(changes.get("add", 0)),
-                change=int(changes.get("change", 0)),
-                destroy=int(changes.get("remove", 0)),
-            )
-    return PlanSummary(stack=stack)
+def _region_of(stack: str, snapshot: dict[str, Any] | None) -> str | None:
+    """The region a stack deploys to, by its name's suffix among the config's regions (None: global)."""
+    regions = ((snapshot or {}).get("multi_region") or {}).get("replica_regions") or []
+    candidates = [*regions, str((snapshot or {}).get("region") or "")]
+    primary = ((snapshot or {}).get("multi_region") or {}).get("primary_region")
+    if primary:
+        candidates.append(str(primary))
+    for region in sorted({c for c in candidates if c}, key=len, reverse=True):
+        if stack.endswith(f"-{region}"):
+            return str(region)
+    return None

@@ -21,6 +21,11 @@ from stacks_cloud.core.errors import CloudProviderError, InfrastructureError
 from stacks_cloud.core.secrets import redact_text
 from stacks_cloud.providers.process import ProcessObserver, ProcessResult, run_streaming
 
+EventSink = Callable[[str, dict[str, Any]], None]
+"""`sink(stack, event)`: terraform's `-json` events of a stack, and the engine's `phase` / `stack_done` events."""
+_COUNTS = (("add", "add"), ("change", "change"), ("destroy", "remove"))
+MISSING_BUCKET = ("NoSuchBucket", "does not exist", "bucket does not exist")
+
 LOCK_ERROR = "Error acquiring the state lock"
 ALREADY_EXISTS = (
     "EntityAlreadyExists",
@@ -73,15 +78,17 @@ class Events:
     """Addresses whose apply completed."""
     started: list[str] = field(default_factory=list)
     """Addresses whose apply started."""
+    summary: dict[str, int] = field(default_factory=dict)
+    """terraform's own count of what the apply did: `add`, `change`, `destroy`."""
 
-    def feed(self, line: str) -> str | None:
-        """Take one output line; return the human message to show for it (None: nothing to show)."""
+    def feed(self, line: str) -> tuple[str | None, dict[str, Any] | None]:
+        """Take one output line; return the human message to show for it (None: nothing) and its event."""
         if not line.startswith("{"):
-            return line if line.strip() else None
+            return (line if line.strip() else None), None
         try:
             event: dict[str, Any] = json.loads(line)
         except ValueError:
-            return line
+            return line, None
         kind = event.get("type")
         message = str(event.get("@message", ""))
         hook = event.get("hook") or {}
@@ -100,8 +107,11 @@ class Events:
             self.started.append(str(address))
         elif kind == "apply_complete" and address:
             self.changed.append(str(address))
+        elif kind == "change_summary" and (event.get("changes") or {}).get("operation") in ("apply", "destroy"):
+            changes = event["changes"]
+            self.summary = {key: int(changes.get(name, 0)) for key, name in _COUNTS}
         self.messages.append(message)
-        return message or None
+        return (message or None), event
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -117,6 +127,27 @@ class StackDir:
     env: dict[str, str]
     observer: ProcessObserver | None = None
     log_dir: Path | None = None
+    on_event: EventSink | None = None
+
+    def phase(self, phase: str, message: str | None = None) -> None:
+        """Tell the event sink the stack entered `phase` (init, refresh, plan, apply)."""
+        if self.on_event is not None:
+            self.on_event(self.name, {"type": "phase", "phase": phase, "message": message})
+
+    def planned(self, counts: dict[str, int]) -> None:
+        """Tell the event sink what the (saved) plan will do, as terraform's own plan summary event says it."""
+        if self.on_event is not None:
+            changes = {
+                "operation": "plan",
+                "add": counts["add"],
+                "change": counts["change"],
+                "remove": counts["destroy"],
+            }
+            self.on_event(self.name, {"type": "change_summary", "changes": changes})
+
+    def done(self, result: str, *, url: str | None = None) -> None:
+        if self.on_event is not None:
+            self.on_event(self.name, {"type": "stack_done", "result": result, "url": url})
 
     def _log(self, action: str) -> Path | None:
         return self.log_dir / f"{self.name}.{action}.log" if self.log_dir else None
@@ -127,7 +158,9 @@ class StackDir:
         events = Events()
 
         def line(text: str) -> None:
-            shown = events.feed(text)
+            shown, event = events.feed(text)
+            if event is not None and self.on_event is not None:
+                self.on_event(self.name, event)
             if shown is not None and on_line is not None:
                 on_line(redact_text(shown))
 
@@ -149,15 +182,48 @@ class StackDir:
         if result.exit_code != 0:
             raise self.failure("init", result, events)
 
-    async def apply(self, *, destroy: bool = False, on_line: Callable[[str], None] | None, timeout: float) -> Events:
+    async def apply(
+        self,
+        *,
+        destroy: bool = False,
+        on_line: Callable[[str], None] | None,
+        timeout: float,
+        plan_file: Path | None = None,
+    ) -> Events:
+        """Apply the configuration (or exactly the saved `plan_file`, which terraform refuses once stale)."""
         args = ["apply", "-auto-approve", "-input=false", "-no-color", "-json", "-lock-timeout=0s"]
         if destroy:
             args.insert(1, "-destroy")
+        if plan_file is not None:
+            args.append(str(plan_file))
         action = "destroy" if destroy else "apply"
         result, events = await self.run(args, action=action, timeout=timeout, on_line=on_line)
         if result.exit_code != 0:
             raise self.failure(action, result, events)
         return events
+
+    async def plan(
+        self, out: Path, *, refresh_only: bool = False, on_line: Callable[[str], None] | None, timeout: float
+    ) -> dict[str, Any]:
+        """Plan into `out` (a saved plan), then read it back with `terraform show -json`."""
+        args = ["plan", "-input=false", "-no-color", "-lock=false", "-detailed-exitcode", "-json", f"-out={out}"]
+        if refresh_only:
+            args.insert(1, "-refresh-only")
+        action = "drift" if refresh_only else "plan"
+        result, events = await self.run(args, action=action, timeout=timeout, on_line=on_line)
+        if result.exit_code not in (0, 2):
+            raise self.failure(action, result, events)
+        return await self.show(out, timeout=timeout)
+
+    async def show(self, plan_file: Path, *, timeout: float = 300) -> dict[str, Any]:
+        """`terraform show -json` of a saved plan: terraform's documented JSON plan representation."""
+        result, events = await self.run(
+            ["show", "-json", "-no-color", str(plan_file)], action="show", timeout=timeout, on_line=None
+        )
+        if result.exit_code != 0:
+            raise self.failure("show", result, events)
+        document: dict[str, Any] = json.loads(result.output.strip().splitlines()[-1])
+        return document
 
     async def outputs(self, *, timeout: float = 120) -> dict[str, Any]:
         """The stack's non-sensitive outputs (cdktf's cross-stack plumbing left out)."""
@@ -174,12 +240,13 @@ class StackDir:
         }
 
     def failure(self, action: str, result: ProcessResult, events: Events) -> Exception:
-        """The typed error for a failed terraform run."""
-        errors = events.errors
+        """The typed error for a failed terraform run: the cause once, and the next step when there is one."""
+        errors = _distinct(events.errors or _text_errors(result.output))
         details = redact_text("\n".join(d.render() for d in errors) if errors else result.tail)
+        hints = self.next_steps(result, errors)
         if result.timed_out:
             return CloudProviderError(
-                f"terraform {action} timed out", provider="terraform", stack=self.name, stderr_tail=details
+                f"terraform {action} timed out" + hints, provider="terraform", stack=self.name, stderr_tail=details
             )
         if any(LOCK_ERROR in d.summary for d in errors) or LOCK_ERROR in result.output:
             return InfrastructureError(
@@ -198,14 +265,32 @@ class StackDir:
                 details=details,
             )
         if errors:
-            return InfrastructureError(f"{action} failed: Terraform reported errors", stack=self.name, details=details)
+            cause = redact_text(errors[0].render())
+            more = f" (and {len(errors) - 1} more error(s), below)" if len(errors) > 1 else ""
+            rest = redact_text("\n".join(d.render() for d in errors[1:]))
+            return InfrastructureError(f"{action} failed: {cause}{more}{hints}", stack=self.name, details=rest)
         return CloudProviderError(
-            f"terraform {action} failed",
+            f"terraform {action} failed" + hints,
             provider="terraform",
             stack=self.name,
             exit_code=result.exit_code,
             stderr_tail=details,
         )
+
+    def next_steps(self, result: ProcessResult, errors: list[Diagnostic]) -> str:
+        """What the user does next, when the failure says: a missing state bucket, a state terraform could
+        not save."""
+        steps: list[str] = []
+        text = result.output + "\n".join(d.render() for d in errors)
+        if "backend" in text.lower() and any(marker in text for marker in MISSING_BUCKET):
+            steps.append("the state bucket does not exist: `cloud bootstrap` creates it (and the lock table)")
+        errored = self.path / "errored.tfstate"
+        if errored.is_file():
+            steps.append(
+                f"terraform could not save the stack's state and wrote it to {errored}: once the backend answers,"
+                f" `cd {self.path} && terraform state push errored.tfstate`, before anything else runs on this stack"
+            )
+        return "".join(f"\nnext: {step}" for step in steps)
 
     def import_hint(self, address: str) -> str:
         """`cd <stack> && terraform import '<address>' '<id>'`, with the id where the config names it."""
@@ -221,3 +306,33 @@ class StackDir:
             except (OSError, KeyError, ValueError):
                 pass
         return f"  - {address}: cd {self.path} && terraform import '{address}' '{identifier}'"
+
+
+def _distinct(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Each diagnostic once (terraform repeats some, e.g. the lock block, per attempt)."""
+    seen: set[tuple[str, str, str | None]] = set()
+    kept = []
+    for diagnostic in diagnostics:
+        key = (diagnostic.summary, diagnostic.detail, diagnostic.address)
+        if key not in seen:
+            seen.add(key)
+            kept.append(diagnostic)
+    return kept
+
+
+def _text_errors(output: str) -> list[Diagnostic]:
+    """The `Error: ...` blocks of a run without `-json` (init): each summary line with the lines after it."""
+    found: list[Diagnostic] = []
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        text = line.strip().lstrip("│").strip()
+        if not text.startswith("Error: "):
+            continue
+        detail: list[str] = []
+        for following in lines[index + 1 :]:
+            stripped = following.strip().lstrip("│╵").strip()
+            if stripped.startswith("Error: "):
+                break
+            detail.append(stripped)
+        found.append(Diagnostic("error", text.removeprefix("Error: ").strip(), "\n".join(detail).strip()))
+    return found

@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import sys
-from collections.abc import Mapping
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from stacks_cloud.cdk import App
 from stacks_cloud.config import CloudConfig
+from stacks_cloud.config.files import CONFIG_ENV, read_config_file
 from stacks_cloud.core.errors import ConfigError, Problem
 from stacks_cloud.stacks.backend import configure_app_backend
 from stacks_cloud.stacks.global_stack import GlobalStack, GlobalStackProps
@@ -54,6 +59,32 @@ def stack_names(config: CloudConfig) -> list[str]:
     return [*names, global_stack_name(config)] if routed_domain(config) else names
 
 
+_DUPLICATE_ID = re.compile(r"There is already a Construct with name '(?P<name>[^']*)' in \w+ \[(?P<scope>[^\]]*)\]")
+
+
+@contextlib.contextmanager
+def duplicate_ids_as_config_errors() -> Iterator[None]:
+    """constructs' "There is already a Construct with name 'X'" (a jsii traceback) as a `ConfigError`."""
+    try:
+        yield
+    except RuntimeError as error:
+        found = _DUPLICATE_ID.search(str(error))
+        if found is None:
+            raise
+        raise ConfigError(
+            "stacks",
+            [
+                Problem(
+                    f"{found['scope']}/{found['name']}",
+                    found["name"],
+                    f"is used twice as a construct id in {found['scope']}: ids name the resources, so they must"
+                    " be unique within their scope.",
+                    "give the second construct another id (for config-driven constructs, another name).",
+                )
+            ],
+        ) from None
+
+
 def build_app(
     config: CloudConfig,
     stack: type[RegionalStack[Any]],
@@ -80,9 +111,10 @@ def build_app(
     regional: list[RegionalStack[Any]] = []
     for region in config.regions:
         name = regional_stack_name(config, region)
-        instance = stack(
-            app, name, RegionalStackProps(config=config, region=region, project_dir=project, domain=domain)
-        )
+        with duplicate_ids_as_config_errors():
+            instance = stack(
+                app, name, RegionalStackProps(config=config, region=region, project_dir=project, domain=domain)
+            )
         configure_app_backend(instance, name, config, project_dir=project, outdir=outdir)
         regional.append(instance)
     if domain is not None:
@@ -173,29 +205,95 @@ class CloudApp:
             )
         return build_app(config, self.stack, app=app, project_dir=project_dir, global_stack=self.global_stack)
 
+    @staticmethod
+    def _config_file_data(app: App) -> dict[str, Any] | None:
+        from_context = app.node.try_get_context("configFile")
+        path = from_context or os.environ.get(CONFIG_ENV)
+        if not path:
+            return None
+        option = "cdktf.json context.configFile" if from_context else CONFIG_ENV
+        return read_config_file(Path(str(path)), option=option)
+
     def main(self) -> int:
         """What `cdktf synth` runs: validate, build, synthesize; a config error is printed, exit code 2.
 
         The environment comes from the cdktf context (`"context": {"environment": ...}` in cdktf.json),
-        else `APP_ENV`, else the config's, else `development`.
+        else `APP_ENV`, else the config's, else `development`. The config is the app's own, unless the
+        context's `configFile` or the `CLOUD_CONFIG` environment variable names a config file (a .py
+        defining `CLOUD`, or a .json; relative to the project folder). The stacks are written to a temporary
+        folder and swapped in only when all is well (`synth_atomically`): a refused synth leaves the
+        earlier `cdktf.out` as it was.
         """
-        app = App()
-        environment = app.node.try_get_context("environment") or os.environ.get("APP_ENV") or None
-        try:
-            config = self.load_config(environment)
+
+        def build(app: App) -> None:
+            environment = app.node.try_get_context("environment") or os.environ.get("APP_ENV") or None
+            config = self.load_config(environment, data=self._config_file_data(app))
             for warning in config.warnings:
                 print(f"warning: {warning}", file=sys.stderr)
             self.build(config, app=app)
+
+        try:
+            synth_atomically(Path(os.environ.get("CDKTF_OUTDIR") or "cdktf.out"), build)
         except ConfigError as error:
             print(error, file=sys.stderr)
-            _remove_empty_outdir(Path(app.outdir))
             return 2
-        app.synth()
         return 0
 
 
-def _remove_empty_outdir(outdir: Path) -> None:
-    """`App()` creates `<outdir>/stacks` up front; leave nothing behind when synth never ran."""
-    for folder in (outdir / "stacks", outdir):
-        with contextlib.suppress(OSError):
-            folder.rmdir()  # only succeeds when empty: earlier synth output is kept
+STAGING_SUFFIX = ".synth-tmp"
+OLD_SUFFIX = ".synth-old"
+
+
+def synth_atomically(outdir: Path, build: Callable[[App], object]) -> App:
+    """Build and synthesize into a sibling of `outdir`, then swap it in; on any error `outdir` is untouched.
+
+    The new `outdir` holds exactly this synth: the folders of stacks that no longer exist (a removed
+    region) go with the old one. Folders left by a killed synth are removed on the next one.
+    """
+    outdir = outdir.resolve()
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in outdir.parent.glob(f".{outdir.name}.*"):
+        if leftover.name.endswith((STAGING_SUFFIX, OLD_SUFFIX)) and _older_than(leftover, 3600):
+            shutil.rmtree(leftover, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", suffix=STAGING_SUFFIX, dir=outdir.parent))
+    try:
+        app = App(outdir=str(staging))
+        build(app)
+        app.synth()
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    old = staging.with_name(staging.name.removesuffix(STAGING_SUFFIX) + OLD_SUFFIX)
+    if outdir.exists():
+        _keep_terraform_working_files(outdir, staging)
+        os.replace(outdir, old)
+    os.replace(staging, outdir)
+    shutil.rmtree(old, ignore_errors=True)
+    return app
+
+
+TERRAFORM_WORKING_FILES = (".terraform", ".terraform.lock.hcl")
+"""What `terraform init` (or `cdktf deploy`) left in a stack's folder: kept across synths, as cdktf does, so
+the next `cdktf diff`/`deploy` neither re-initializes nor re-locks providers for an unchanged stack."""
+
+
+def _keep_terraform_working_files(old: Path, new: Path) -> None:
+    """Move each surviving stack's terraform working files from the old synth into the new one."""
+    stacks = old / "stacks"
+    if not stacks.is_dir():
+        return
+    for stack in stacks.iterdir():
+        target = new / "stacks" / stack.name
+        if not target.is_dir():
+            continue  # a removed stack: its files go with the old synth
+        for name in TERRAFORM_WORKING_FILES:
+            source = stack / name
+            if source.exists() and not (target / name).exists():
+                os.replace(source, target / name)
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except OSError:
+        return False

@@ -23,7 +23,9 @@ from stacks_cloud.config import CloudConfig
 from stacks_cloud.constructs.dns import AliasTarget, ApiDomain, api_host, lookup_hosted_zone, stage_path
 from stacks_cloud.constructs.function import Code
 from stacks_cloud.constructs.rest_api import LambdaRestApi
+from stacks_cloud.core.errors import ConfigError, Problem
 from stacks_cloud.core.names import ResourceNames
+from stacks_cloud.core.types import project_path_problem
 from stacks_cloud.stacks.aws_provider import add_aws_provider
 from stacks_cloud.stacks.global_stack import RegionalEndpoint
 
@@ -93,7 +95,14 @@ class RegionalStack(TerraformStack, Generic[ConfigT]):
         self.api_domain: ApiDomain | None = None
 
     def code(self, path: str | Path) -> Code:
-        """The function code in `path`, relative to the project folder (the guide's `Code.fromAsset('./dist')`)."""
+        """The function code in `path`, relative to the project folder (the guide's `Code.fromAsset('./dist')`).
+
+        Raises `ConfigError` for a path outside the project (absolute, or through '..'): what a stack
+        deploys is in the project."""
+        problem = project_path_problem(str(path))
+        if problem:
+            message, _, fix = problem.partition(" Fix: ")
+            raise ConfigError(f"code of {self.node.path}", [Problem("code_path", str(path), message, fix)])
         return Code.from_asset(self.props.project_dir / path)
 
     def serve_api(self, api: LambdaRestApi) -> RegionalEndpoint | None:

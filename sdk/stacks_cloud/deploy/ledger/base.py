@@ -23,7 +23,7 @@ from typing import Any
 from stacks_cloud.core.secrets import redact_text
 from stacks_cloud.models import DeploymentRecord, State
 
-ARCHIVE_EXCLUDES = {".terraform", "outputs", "logs", "plans"}
+ARCHIVE_EXCLUDES = {".terraform", "outputs", "logs", "plans", "plan.tfplan", "plan.counts.json"}
 """Not archived: provider binaries (re-installed by init), output files, logs and plan files."""
 
 DEFAULT_KEEP_ARCHIVES = 10

@@ -1,0 +1,122 @@
+"""What a user watches: CI lines from terraform's events (stack named once, warnings once, no error echo),
+the live table on a terminal, the summary table. Events are terraform's `-json` events as 1.11 writes them."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from stacks_cloud.deploy.progress import Progress
+
+US, EU = "shop-development-us-east-1", "shop-development-eu-west-1"
+
+
+def hook(kind: str, address: str, action: str, **extra: object) -> dict[str, object]:
+    kind_name = address.split(".")[0]
+    return {
+        "type": kind,
+        "@message": f"{address}: ...",
+        "hook": {"resource": {"addr": address, "resource_type": kind_name}, "action": action, **extra},
+    }
+
+
+def summary(operation: str, add: int, change: int = 0, remove: int = 0) -> dict[str, object]:
+    return {
+        "type": "change_summary",
+        "changes": {"operation": operation, "add": add, "change": change, "remove": remove},
+    }
+
+
+def warning(summary_text: str) -> dict[str, object]:
+    return {"type": "diagnostic", "diagnostic": {"severity": "warning", "summary": summary_text, "detail": "..."}}
+
+
+def two_resource_change(progress: Progress, stack: str) -> None:
+    progress.event(stack, {"type": "phase", "phase": "init", "message": None})
+    progress.event(stack, {"type": "phase", "phase": "refresh", "message": "refresh and plan"})
+    for _ in range(40):  # a stack of 40 resources refreshes each one: no line for those
+        progress.event(stack, {"type": "refresh_start", "hook": {"resource": {"addr": "aws_iam_role.R_1A2B3C4D"}}})
+    progress.event(stack, hook("apply_start", "data.aws_caller_identity.Me", "read"))
+    progress.event(stack, hook("apply_complete", "data.aws_caller_identity.Me", "read"))
+    progress.event(stack, {"type": "planned_change", "change": {}})
+    progress.event(stack, warning("Deprecated attribute"))
+    progress.event(stack, summary("plan", 1, 1))
+    progress.event(stack, hook("apply_start", "aws_sqs_queue.Jobs_Queue_1A2B3C4D", "create"))
+    progress.event(stack, hook("apply_progress", "aws_sqs_queue.Jobs_Queue_1A2B3C4D", "create", elapsed_seconds=10))
+    progress.event(stack, hook("apply_complete", "aws_sqs_queue.Jobs_Queue_1A2B3C4D", "create", elapsed_seconds=25))
+    progress.event(stack, hook("apply_start", "aws_lambda_function.Api_Function_FF61B543", "update"))
+    progress.event(
+        stack, hook("apply_complete", "aws_lambda_function.Api_Function_FF61B543", "update", elapsed_seconds=3)
+    )
+    progress.event(stack, summary("apply", 1, 1))
+    progress.event(stack, {"type": "stack_done", "result": "deployed", "url": "https://x.example/prod"})
+
+
+def test_ci_lines_for_a_two_resource_change() -> None:
+    stream = io.StringIO()
+    progress = Progress(stream, ci=True)
+    two_resource_change(progress, US)
+    lines = stream.getvalue().splitlines()
+    assert [re.sub(r"in \d+s$", "in Ns", line) for line in lines] == [
+        f"[{US}] init",
+        f"[{US}] refresh and plan",
+        f"[{US}] warning: Deprecated attribute",
+        f"[{US}] plan: 1 to add, 1 to change, 0 to destroy",
+        f"[{US}] aws_sqs_queue.Jobs_Queue: creating",
+        f"[{US}] aws_sqs_queue.Jobs_Queue: created (1/2, 25s)",
+        f"[{US}] aws_lambda_function.Api_Function: updating",
+        f"[{US}] aws_lambda_function.Api_Function: updated (2/2, 3s)",
+        f"[{US}] deployed: +1 ~1 -0 in Ns",
+    ]
+
+
+def test_warnings_are_shown_once_per_run_and_errors_not_echoed() -> None:
+    stream = io.StringIO()
+    progress = Progress(stream, ci=True)
+    two_resource_change(progress, US)
+    two_resource_change(progress, EU)
+    error = {"type": "diagnostic", "diagnostic": {"severity": "error", "summary": "Error acquiring the state lock"}}
+    progress.event(EU, error)
+    progress.event(EU, error)
+    text = stream.getvalue()
+    assert text.count("warning: Deprecated attribute") == 1
+    assert "state lock" not in text  # the command's failure message says it, once
+
+
+def test_other_lines_are_prefixed_and_masked() -> None:
+    stream = io.StringIO()
+    progress = Progress(stream, ci=True)
+    progress("policy", "policy gate passed: 3 checks")
+    progress("hook", "password=hunter2 in a log line")
+    progress("hook", "")
+    assert stream.getvalue().splitlines() == [
+        "[policy] policy gate passed: 3 checks",
+        "[hook] password=********** in a log line",
+    ]
+
+
+def test_the_live_table_and_the_summary() -> None:
+    stream = io.StringIO()
+    with Progress(stream, live=True) as progress:
+        progress.event(US, {"type": "phase", "phase": "init", "message": None})
+        progress.event(EU, {"type": "phase", "phase": "init", "message": None})
+        progress.event(US, summary("plan", 2))
+        progress.event(US, hook("apply_start", "aws_sqs_queue.Jobs_Queue_1A2B3C4D", "create"))
+        screen = stream.getvalue()
+        progress.event(US, hook("apply_complete", "aws_sqs_queue.Jobs_Queue_1A2B3C4D", "create"))
+        progress.event(US, {"type": "stack_done", "result": "deployed", "url": "https://x.example/prod"})
+        progress.event(EU, {"type": "stack_done", "result": "failed", "url": None})
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
+    assert re.search(r"stack\s+phase\s+resources\s+elapsed\s+now", plain), plain  # the head, in 80 columns
+    assert "shop-development" in plain  # the shared prefix, once, as the title
+    assert re.search(r"\nus-east-1\s+apply\s+0/2\s+\d+s\s+creating aws_sqs_queue.Jobs_Queue", plain), plain
+    assert re.search(r"\neu-west-1\s+init\s", plain), plain
+    table = io.StringIO()
+    Progress(table, live=False).console.print(progress.summary())
+    rows = table.getvalue().splitlines()
+    assert rows[1].split() == ["stack", "region", "result", "changes", "duration", "url"]
+    assert rows[2].split()[:4] == [US, "us-east-1", "deployed", "+1"]
+    assert rows[2].split()[-1] == "https://x.example/prod"
+    assert rows[3].split()[:3] == [EU, "eu-west-1", "failed"]
+    assert progress.as_dict()[US]["applied"] == {"add": 1, "change": 0, "destroy": 0}
+    assert progress.as_dict()[US]["planned"] == {"add": 2, "change": 0, "destroy": 0}
