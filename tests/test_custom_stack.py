@@ -39,7 +39,8 @@ def test_production_keeps_data_and_recovers_points_in_time(custom_stack: MakeSta
 
 @pytest.mark.parametrize("environment", ["development", "staging", "prod"])
 def test_other_environments_can_be_destroyed(custom_stack: MakeStack, environment: str) -> None:
-    out = custom_stack(environment)
+    # only `production` keeps its data; `prod` is another environment (declared here, refused otherwise)
+    out = custom_stack(environment, environments=["development", "staging", "prod", "production"])
     bucket = assert_resource(out, "aws_s3_bucket", bucket=f"my-app-{environment}-assets-us-east-1")
     assert bucket["force_destroy"] is True
     assert "lifecycle" not in bucket

@@ -82,6 +82,8 @@ class CloudStateSettings(Model):
     """State and runs in Terraform Cloud / HCP Terraform: one workspace per stack, named like the stack.
 
     The API token is not configured here: use `terraform login` or `TF_TOKEN_app_terraform_io`.
+    `cloud bootstrap` (and every `cloud deploy`) creates missing workspaces with the tags, project and
+    execution mode below, through the API.
     """
 
     organization: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]
@@ -89,6 +91,13 @@ class CloudStateSettings(Model):
     """Terraform Enterprise host name. Default: app.terraform.io."""
     project: str | None = None
     """Terraform Cloud project the workspaces belong to. Default: the organization's default project."""
+    tags: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9:_-]*$", max_length=255)]] = Field(default_factory=list)
+    """Tags every workspace gets, besides `stacks-cloud`, `app:<app>` and `env:<environment>`. Default: none."""
+    execution_mode: Literal["local", "remote"] = "local"
+    """Where plans and applies run. `local` (default): where `cloud deploy` runs, so the deploy engine,
+    hooks and policy gate run there and Terraform Cloud keeps the state, locks and history. `remote`:
+    Terraform Cloud runs terraform itself (a run per apply; cloud credentials must be workspace
+    variables there); the engine still orders stacks and runs hooks locally."""
 
 
 class StateConfig(Model):

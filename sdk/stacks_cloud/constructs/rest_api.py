@@ -260,6 +260,8 @@ def cloudwatch_logging_role(scope: Construct) -> api_gateway_account.ApiGatewayA
 
     It is an account-wide, per-region setting; several stacks setting it is harmless (each sets a role
     with the same managed policy), and destroying it leaves the setting in place (AWS has no reset).
+    The role's name starts with the stack's name (`shop-production-us-east-1-apigw-...`), so that an
+    account holding several apps shows whose it is.
     """
     stack = TerraformStack.of(scope)
     existing = stack.node.try_find_child("ApiGatewayCloudWatch")
@@ -271,7 +273,7 @@ def cloudwatch_logging_role(scope: Construct) -> api_gateway_account.ApiGatewayA
     role = iam_role.IamRole(
         holder,
         "Role",
-        name_prefix="apigw-cloudwatch-",
+        name_prefix=f"{stack.node.id[:31]}-apigw-",  # IAM allows 38 characters before terraform's suffix
         assume_role_policy=json.dumps(
             {
                 "Version": "2012-10-17",

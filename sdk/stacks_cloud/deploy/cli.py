@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     unlock = command("unlock", "remove a stale environment lock, or stacks' terraform state locks (--stack)")
     unlock.add_argument("--stack", dest="unlock_stacks", action="append", metavar="NAME", help="a stack's state lock")
     unlock.add_argument("--yes", action="store_true", help="do not ask (required without a terminal)")
-    command("bootstrap", "create the S3 state bucket (and lock table) when missing")
+    command("bootstrap", "create the S3 state bucket (and lock table), or the Terraform Cloud workspaces, when missing")
     return parser
 
 
@@ -428,8 +428,24 @@ async def _run(args: argparse.Namespace, config: CloudConfig, project: Project) 
     if args.command == "bootstrap":
         from stacks_cloud.state import bootstrap_state
 
+        if config.state.backend == "cloud" and config.state.cloud is not None:
+            from stacks_cloud.providers.registry import resolve_provider
+            from stacks_cloud.state.tfe import bootstrap_workspaces
+
+            provider = resolve_provider(config)
+            names = provider.stack_names(config) if hasattr(provider, "stack_names") else []
+            workspaces = bootstrap_workspaces(
+                config.state.cloud, names, app=config.app_name, environment=config.environment
+            )
+            data = {"created": workspaces.created, "updated": workspaces.updated, "existing": workspaces.existing}
+            _emit(args, data, str(workspaces))
+            return EXIT_OK
         if config.state.s3 is None:
-            print("bootstrap creates an S3 state bucket: set state.backend to 's3' with state.s3", file=sys.stderr)
+            print(
+                "bootstrap creates the S3 state bucket (state.backend 's3' with state.s3) or the Terraform Cloud"
+                " workspaces (state.backend 'cloud' with state.cloud); this config uses the local backend",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
         report = bootstrap_state(config.state.s3)
         _emit(args, {"created": report.created, "existing": report.existing}, str(report))

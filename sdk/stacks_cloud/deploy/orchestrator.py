@@ -318,7 +318,8 @@ class _Session:
         if locks:
             await self.release()
             raise InfrastructureError(
-                f"{len(locks)} stack state lock(s) are left by an interrupted run:\n"
+                f"{len(locks)} stack state lock(s) are held, by a run outside `cloud` (cdktf, terraform, Terraform"
+                " Cloud) or left by an interrupted one:\n"
                 + "\n".join(f"  - {lock.describe()}" for lock in locks)
                 + "\nCheck that no terraform is still running against them, then remove them with"
                 " `cloud unlock --stack NAME` (it shows each lock before removing it) and run again."

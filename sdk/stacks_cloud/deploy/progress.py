@@ -152,6 +152,13 @@ class Progress:
                     self._warnings.add(summary)
                     return f"warning: {redact_text(summary)}"
             return None  # errors: the failure message says them once
+        if kind == "log":  # terraform's own notices: an interrupt received, an operation stopping
+            text = " ".join(str(event.get("@message", "")).split())
+            if text:
+                if self.live:
+                    self._print_locked(f"{row.stack}: {redact_text(text)}")
+                return redact_text(text)
+            return None
         if kind == "stack_done":
             row.ended = now
             row.phase = str(event.get("result", "done"))

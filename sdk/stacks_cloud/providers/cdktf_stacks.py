@@ -49,6 +49,7 @@ from stacks_cloud.providers.process import CancelledAfterExit, run_streaming
 from stacks_cloud.providers.state_locks import find_state_locks, remove_state_lock
 from stacks_cloud.providers.terraform_cli import StackDir
 from stacks_cloud.stacks.app import stack_names
+from stacks_cloud.state.tfe import bootstrap_workspaces
 from stacks_cloud.terraform.cli_config import discover_provider_mirror, write_cli_config
 from stacks_cloud.terraform.plan import Action, ResourceChange, counts, has_prior_state, read_drift, read_plan
 
@@ -190,6 +191,19 @@ class CdktfStacksProvider(CloudProvider):
             sorter.done(*ready)
         return waves
 
+    async def prepare_backend(self, config: DeploymentConfig, stacks: list[str]) -> None:
+        """The `cloud` backend: each stack's workspace exists with the configured execution mode, tags and
+        project before terraform runs (terraform's own init would create it with the organization's
+        default, remote, execution mode)."""
+        cloud = config.cloud.state.cloud
+        if config.cloud.state.backend != "cloud" or cloud is None:
+            return
+        report = await asyncio.to_thread(
+            bootstrap_workspaces, cloud, stacks, app=config.app_name, environment=config.environment
+        )
+        if report.created or report.updated:
+            self._sink(config.on_line, "terraform-cloud")(str(report))
+
     async def _warm_plugin_cache(self, stack_dir: Path, env: dict[str, str]) -> None:
         result = await run_streaming(
             ["terraform", "init", "-backend=false", "-input=false", "-no-color"], cwd=stack_dir, env=env, timeout=600
@@ -217,6 +231,7 @@ class CdktfStacksProvider(CloudProvider):
         env = self.terraform_env()
         ledger = self.runtime.ledger
         log_dir = config.work_dir / "logs"
+        await self.prepare_backend(config, [stack for wave in waves for stack in wave])
         await self._warm_plugin_cache(outdir / "stacks" / waves[0][0], env)
         outputs: dict[str, dict[str, Any]] = {}
         timings: dict[str, float] = {}
@@ -373,6 +388,7 @@ class CdktfStacksProvider(CloudProvider):
         env = self.terraform_env()
         waves = self.waves(outdir, config.stacks)
         dependencies = self.dependencies(outdir)
+        await self.prepare_backend(config, [stack for wave in waves for stack in wave])
         await self._warm_plugin_cache(outdir / "stacks" / waves[0][0], env)
         limit = asyncio.Semaphore(config.concurrency)
         summaries: dict[str, PlanSummary] = {}

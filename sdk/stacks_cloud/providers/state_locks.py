@@ -2,6 +2,7 @@
 
 - `s3` with `locking: lockfile`: the `<state key>.tflock` object Terraform 1.10+ writes beside the state.
 - `s3` with `locking: dynamodb`: the lock table's item `LockID = <bucket>/<state key>`.
+- `cloud`: the workspace's lock in Terraform Cloud (removed with the API's force-unlock).
 - `local`: Terraform's local lock is an OS file lock, released when its process dies: none are left.
 
 A lock is removed only if it is still the one that was listed (its id is checked again), which is
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stacks_cloud.config import CloudConfig, S3StateSettings
+from stacks_cloud.config import CloudConfig, CloudStateSettings, S3StateSettings
 from stacks_cloud.core.errors import CloudProviderError
 from stacks_cloud.models import StateLock
 
@@ -46,6 +47,8 @@ def find_state_locks(config: CloudConfig, stacks: list[str]) -> list[StateLock]:
     state = config.state
     if state.backend == "s3" and state.s3 is not None:
         return _s3_locks(state.s3, config, stacks)
+    if state.backend == "cloud" and state.cloud is not None:
+        return _cloud_locks(state.cloud, stacks)
     return []
 
 
@@ -54,6 +57,9 @@ def remove_state_lock(config: CloudConfig, lock: StateLock) -> None:
     state = config.state
     if state.backend == "s3" and state.s3 is not None:
         _remove_s3_lock(state.s3, config, lock)
+        return
+    if state.backend == "cloud" and state.cloud is not None:
+        _remove_cloud_lock(state.cloud, lock)
         return
     raise CloudProviderError(f"the {state.backend} backend keeps no lock to remove", provider="terraform")
 
@@ -99,4 +105,47 @@ def _remove_s3_lock(settings: S3StateSettings, config: CloudConfig, lock: StateL
     else:
         _client("dynamodb", settings).delete_item(
             TableName=settings.dynamodb_table, Key={"LockID": {"S": f"{settings.bucket}/{key}"}}
+        )
+
+
+def _tfe(settings: CloudStateSettings) -> Any:
+    from stacks_cloud.state.tfe import TfeClient, find_token
+
+    token = find_token(settings.hostname)
+    if token is None:
+        raise CloudProviderError(
+            f"no API token for {settings.hostname}: run `terraform login {settings.hostname}`", provider="terraform"
+        )
+    return TfeClient(settings.hostname, token)
+
+
+def _cloud_locks(settings: CloudStateSettings, stacks: list[str]) -> list[StateLock]:
+    client = _tfe(settings)
+    locks = []
+    for stack in stacks:
+        workspace = client.workspace(settings.organization, stack)
+        if workspace is None or not workspace.get("attributes", {}).get("locked"):
+            continue
+        locks.append(
+            StateLock(
+                stack=stack,
+                lock_id=str(workspace["id"]),
+                who="a run or a user of Terraform Cloud (the workspace page says which)",
+                created="unknown",
+                operation="workspace lock",
+                where=f"{settings.hostname}/{settings.organization}/workspaces/{stack}",
+            )
+        )
+    return locks
+
+
+def _remove_cloud_lock(settings: CloudStateSettings, lock: StateLock) -> None:
+    client = _tfe(settings)
+    workspace = client.workspace(settings.organization, lock.stack)
+    if workspace is None or str(workspace["id"]) != lock.lock_id or not workspace["attributes"].get("locked"):
+        raise CloudProviderError(f"{lock.stack}: the workspace is no longer locked as listed", provider="terraform")
+    status, _ = client.call("POST", f"workspaces/{lock.lock_id}/actions/force-unlock")
+    if status >= 300:
+        raise CloudProviderError(
+            f"{lock.stack}: Terraform Cloud refused to unlock (HTTP {status})", provider="terraform"
         )
