@@ -7,6 +7,7 @@ as "ours". Peak memory is the largest sum of RSS over the whole process tree (Py
 jsii Node kernel), sampled from /proc every 10 ms.
 
     .venv/bin/python bench/synth.py --runs 5
+    .venv/bin/python bench/synth.py --runs 3 --scaling 3,20   # N regions against M regions
 
 Targets (issue 2): ours <= 2.5 s median, >= 3x faster than naive, peak < 800 MB.
 The app is the guide's project (`main.py` at the repository root) on the installed SDK.
@@ -75,8 +76,8 @@ def _tree_rss_kb(root: int) -> int:
     return total
 
 
-def run_once(code: str, outdir: Path) -> Run:
-    env = {**os.environ, "CDKTF_OUTDIR": str(outdir), "CHECKPOINT_DISABLE": "1"}
+def run_once(code: str, outdir: Path, extra_env: dict[str, str] | None = None) -> Run:
+    env = {**os.environ, "CDKTF_OUTDIR": str(outdir), "CHECKPOINT_DISABLE": "1", **(extra_env or {})}
     env.pop("APP_ENV", None)
     start = time.perf_counter()
     process = subprocess.Popen(
@@ -105,20 +106,64 @@ def run_once(code: str, outdir: Path) -> Run:
     return Run(elapsed, peak / 1024)
 
 
-def measure(name: str, code: str, runs: int) -> list[Run]:
+def measure(name: str, code: str, runs: int, extra_env: dict[str, str] | None = None) -> list[Run]:
     results = []
     for index in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
-            result = run_once(code, Path(tmp) / "cdktf.out")
+            result = run_once(code, Path(tmp) / "cdktf.out", extra_env)
         results.append(result)
         print(f"  {name:<5} run {index + 1}: {result.seconds:6.2f} s  peak {result.peak_rss_mb:7.0f} MB", flush=True)
     return results
 
 
+SCALING_CONFIG = """
+CLOUD = {{
+    "appName": "scale",
+    "multiRegion": {{
+        "enabled": True,
+        "primaryRegion": "us-east-1",
+        "replicaRegions": {replicas!r},
+        "routing": "latency",
+        "domainName": "api.scale.test",
+    }},
+}}
+"""
+SCALING_REGIONS = [
+    "us-east-1", "eu-west-1", "ap-southeast-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1",
+    "eu-central-1", "eu-west-2", "eu-west-3", "eu-north-1", "eu-south-1", "ap-northeast-1", "ap-northeast-2",
+    "ap-northeast-3", "ap-south-1", "ap-southeast-2", "sa-east-1", "me-south-1", "af-south-1",
+]  # fmt: skip
+
+
+def scaling(runs: int, sizes: list[int]) -> None:
+    """Our synth of a latency-routed app with N regions (plus the global stack), side by side."""
+    medians = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            config = Path(tmp) / f"scale{size}.py"
+            config.write_text(SCALING_CONFIG.format(replicas=SCALING_REGIONS[1:size]))
+            measure(f"{size}r", OURS, 1, {"CLOUD_CONFIG": str(config)})  # warm-up, untimed
+            results = measure(f"{size}r", OURS, runs, {"CLOUD_CONFIG": str(config)})
+            medians[size] = (statistics.median(r.seconds for r in results), max(r.peak_rss_mb for r in results))
+    print()
+    print(f"{'regions':<8}{'median s':>10}{'peak MB':>10}")
+    for size, (seconds, peak) in medians.items():
+        print(f"{size:<8}{seconds:>10.2f}{peak:>10.0f}")
+    low, high = min(sizes), max(sizes)
+    ratio = medians[high][0] / medians[low][0]
+    print(f"{high} regions / {low} regions: {ratio:.2f}x the time for {high / low:.1f}x the regions")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="runs per variant (default 5)")
+    parser.add_argument(
+        "--scaling", metavar="N,M", help="instead: our synth with N and M regions side by side (e.g. 3,20)"
+    )
     args = parser.parse_args()
+    if args.scaling:
+        scaling(args.runs, [int(n) for n in args.scaling.split(",")])
+        return 0
 
     # One untimed run each first: compiles .pyc files and fills the jsii package cache, so every timed
     # run is a cold process start with warm disk caches, which is what a user's repeated synth sees.

@@ -176,8 +176,6 @@ def modifying(stack: str, kind: str) -> str:
     return rf"^\[{re.escape(stack)}\] {kind}\.\S+: updating$"
 
 
-
-
 def managed(state: dict[str, Any]) -> list[dict[str, Any]]:
     return [resource for resource in state["resources"] if resource["mode"] == "managed"]
 

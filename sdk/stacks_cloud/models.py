@@ -78,6 +78,9 @@ class DeploymentConfig(BaseModel):
     """Deploy this already synthesized output (a rollback) instead of synthesizing the config."""
     rollback_of: str | None = None
     """Set when this deployment rolls back a failed one: it re-deploys an earlier `version`."""
+    force: bool = False
+    """Apply every stack, also those whose synthesized Terraform is identical to the live deployment's
+    (which are skipped by default, as AWS CDK skips an unchanged template)."""
     saved_plans: bool = False
     """Apply each stack's saved plan (`<synthesized_dir>/stacks/<stack>/plan.tfplan`, written by `cloud plan
     --out`) instead of planning again: exactly what was reviewed, or nothing (terraform refuses a stale plan)."""
@@ -266,6 +269,9 @@ class LedgerView(Protocol):
 
     def get(self, deployment_id: str) -> DeploymentRecord | None:
         """A deployment's record, or None."""
+
+    def history(self, app: str, environment: str, limit: int = 20) -> list[DeploymentRecord]:
+        """The environment's deployments, newest first."""
 
     def extract(self, deployment_id: str, target: Path) -> Path:
         """Unpack the deployment's archived synth into `target`; LookupError when it has none."""

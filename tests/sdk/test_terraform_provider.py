@@ -75,6 +75,50 @@ def test_terraform_data_stacks_deploy_update_and_destroy(config: CloudConfig, tm
     assert ledger.history("tfdata", "development")[0].status == "destroyed"
 
 
+def test_an_unchanged_stack_is_skipped_unless_forced(config: CloudConfig, tmp_path: Path) -> None:
+    stacks = ["tfdata-development-eu-west-1", "tfdata-development-us-east-1"]
+    first = asyncio.run(Cloud.deploy(config, version="2.0.0", project_dir=PROJECT_DIR, checks=False))
+    state = tmp_path / ".state" / f"{stacks[0]}.tfstate"
+    serial = json.loads(state.read_text())["serial"]
+
+    events: list[tuple[str, dict[str, object]]] = []
+    again = asyncio.run(
+        Cloud.deploy(
+            config,
+            version="2.0.0",
+            project_dir=PROJECT_DIR,
+            checks=False,
+            on_event=lambda stack, event: events.append((stack, event)),
+        )
+    )
+    assert json.loads(state.read_text())["serial"] == serial  # terraform never ran: the state is untouched
+    assert again.outputs == first.outputs  # the live deployment's outputs, recorded for this one
+    assert {stack for stack, event in events if event.get("result") == "unchanged"} == set(stacks)
+    ledger = Ledger(tmp_path / ".state" / "ledger.sqlite")
+    record = ledger.get(again.deployment_id)
+    assert record is not None
+    assert (record.status, {stack: run["status"] for stack, run in record.stacks.items()}) == (
+        "running",
+        dict.fromkeys(stacks, "deployed"),
+    )
+
+    events.clear()
+    forced = asyncio.run(
+        Cloud.deploy(
+            config,
+            version="2.0.0",
+            project_dir=PROJECT_DIR,
+            checks=False,
+            force=True,
+            on_event=lambda stack, event: events.append((stack, event)),
+        )
+    )
+    ran = {stack for stack, event in events if event.get("type") == "change_summary"}
+    assert ran == set(stacks)  # --force: terraform planned (and applied) every stack
+    assert {stack for stack, event in events if event.get("result") == "deployed"} == set(stacks)
+    assert forced.outputs == first.outputs  # and found nothing to change
+
+
 def test_waves_put_dependents_after_their_dependencies(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text(
         json.dumps(

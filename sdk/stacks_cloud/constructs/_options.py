@@ -21,16 +21,24 @@ OptionsT = TypeVar("OptionsT", bound=Options)
 
 
 def validate_options(model: type[OptionsT], scope: Construct, construct_id: str, values: dict[str, Any]) -> OptionsT:
-    """Validate `values` into `model`; every problem is reported at once, prefixed by the construct path."""
-    path = f"{scope.node.path}/{construct_id}" if scope.node.path else construct_id
-    if scope.node.try_find_child(construct_id) is not None:
+    """Validate `values` into `model`; every problem is reported at once, prefixed by the construct path.
+
+    The construct path is read (two jsii round trips) only to report a problem: a synth builds many
+    constructs, and every read from the Node side costs a message each way."""
+    node = scope.node
+
+    def path() -> str:
+        parent = node.path
+        return f"{parent}/{construct_id}" if parent else construct_id
+
+    if node.try_find_child(construct_id) is not None:
         raise ConfigError(
-            f"options of {path}",
+            f"options of {path()}",
             [
                 Problem(
                     "construct_id",
                     construct_id,
-                    f"is already the id of another construct in {scope.node.path or 'the app'}: ids name the"
+                    f"is already the id of another construct in {node.path or 'the app'}: ids name the"
                     " resources, so they must be unique within their scope.",
                     "give this construct another id.",
                 )
@@ -39,4 +47,4 @@ def validate_options(model: type[OptionsT], scope: Construct, construct_id: str,
     try:
         return model.model_validate(values)
     except ValidationError as error:
-        raise ConfigError(f"options of {path}", problems_from_validation_error(error, model=model)) from None
+        raise ConfigError(f"options of {path()}", problems_from_validation_error(error, model=model)) from None

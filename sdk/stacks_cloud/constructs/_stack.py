@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import TypeVar
 
 from stacks_cloud.cdk import Construct, TerraformStack
@@ -10,13 +11,21 @@ from stacks_cloud.cdk.aws import data_aws_caller_identity, data_aws_partition, d
 SingletonT = TypeVar("SingletonT", bound=Construct)
 
 
+_SHARED: weakref.WeakKeyDictionary[TerraformStack, dict[str, Construct]] = weakref.WeakKeyDictionary()
+"""The singletons made so far, per stack object: found again without asking the Node side."""
+
+
 def _per_stack(scope: Construct, construct_id: str, kind: type[SingletonT]) -> SingletonT:
     """The stack's one `kind` data source with id `construct_id`, created on first use and shared."""
     stack = TerraformStack.of(scope)
+    known = _SHARED.setdefault(stack, {})
+    cached = known.get(construct_id)
+    if isinstance(cached, kind):
+        return cached
     existing = stack.node.try_find_child(construct_id)
-    if isinstance(existing, kind):
-        return existing
-    return kind(stack, construct_id)
+    made = existing if isinstance(existing, kind) else kind(stack, construct_id)
+    known[construct_id] = made
+    return made
 
 
 def stack_partition(scope: Construct) -> data_aws_partition.DataAwsPartition:

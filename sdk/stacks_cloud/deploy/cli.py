@@ -81,7 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     init = command("init", "create a new project (cdktf.json, main.py, config, stacks, tests) in DIR")
     init.add_argument("directory", type=Path, help="the folder to create (must be empty or missing)")
     init.add_argument("--name", help="the app name (default: the folder's name, made valid)")
-    command("synth", "write cdktf.out/ (like cdktf synth)")
+    synth = command("synth", "write cdktf.out/ (like cdktf synth)")
+    synth.add_argument(
+        "--watch", action="store_true", help="stay running: re-synthesize on every change, say which stacks changed"
+    )
     command("check", "the policy gate: checkov and the SDK's rules on every stack, with config/checks.toml")
     plan = command("plan", "what a deploy would change: each resource, its action, the attributes that differ")
     plan.add_argument("--out", type=Path, help="keep the synthesized stacks and saved plans here, for deploy --plan")
@@ -101,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help="apply exactly the plans `cloud plan --out DIR` saved (terraform refuses them once stale)",
+    )
+    deploy.add_argument(
+        "--force",
+        action="store_true",
+        help="apply every stack (default: stacks identical to the live deployment's are skipped)",
     )
     deploy.add_argument(
         "--skip-checks",
@@ -200,6 +208,8 @@ def _main(argv: list[str]) -> int:
         if config_file is None:
             config_file = project.context_config_file()
         environment = args.env or os.environ.get("APP_ENV") or None
+        if args.command == "synth" and args.watch:
+            return _watch(project, environment, config_file)
         config = project.load_config(environment, config_file=config_file)
         for warning in config.warnings:
             print(f"warning: {warning}", file=sys.stderr)
@@ -453,6 +463,22 @@ async def _run(args: argparse.Namespace, config: CloudConfig, project: Project) 
     raise AssertionError(args.command)
 
 
+def _watch(project: Project, environment: str | None, config_file: Path | None) -> int:
+    from stacks_cloud.deploy.watch import watch
+
+    def load(current: Project) -> CloudConfig:
+        config = current.load_config(environment, config_file=config_file)
+        for warning in config.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        return config
+
+    try:
+        watch(project, load, config_file=config_file, say=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        print("stopped watching", file=sys.stderr)
+    return EXIT_OK
+
+
 async def _change(args: argparse.Namespace, config: CloudConfig, project: Project) -> int:
     """deploy, rollback, destroy: with the live view (or CI lines), then the summary table."""
     from stacks_cloud.deploy.orchestrator import Cloud
@@ -498,6 +524,7 @@ async def _change(args: argparse.Namespace, config: CloudConfig, project: Projec
                     rollback_on_interrupt=args.rollback_on_interrupt,
                     checks=not args.skip_checks,
                     plan_dir=args.plan_dir.resolve() if args.plan_dir else None,
+                    force=args.force,
                 )
     finally:
         if not args.json:

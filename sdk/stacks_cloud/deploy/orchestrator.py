@@ -226,6 +226,7 @@ class _Session:
         timeout: float = 1800.0,
         rollback_of: str | None = None,
         saved_plans: Path | None = None,
+        force: bool = False,
     ) -> DeploymentConfig:
         cloud = config or self.config
         return DeploymentConfig(
@@ -245,6 +246,7 @@ class _Session:
             timeout=timeout,
             synthesized_dir=saved_plans,
             saved_plans=saved_plans is not None,
+            force=force,
         )
 
     # --- the environment lock -------------------------------------------------------------------------------
@@ -390,6 +392,15 @@ class _Session:
             self.logger.warning("policy gate skipped (--skip-checks): recorded in the ledger")
             self._say("policy", "policy gate skipped (--skip-checks): recorded in the ledger")
             return deploy_config
+        outdir = deploy_config.synthesized_dir or await asyncio.to_thread(self.provider.synthesize, deploy_config)
+        if outdir is not None:
+            deploy_config = deploy_config.model_copy(update={"synthesized_dir": outdir})
+            previous = self._unchanged_since(deploy_config, outdir)
+            if previous is not None:  # nothing will be applied: the live deployment's gate still holds
+                summary = f"not run: every stack is unchanged since {previous.id} (its gate: {previous.checks})"
+                self.ledger.set_checks(deployment_id, summary)
+                self._say("policy", "policy gate " + summary)
+                return deploy_config
         report, checked = await self.check(deploy_config)
         if report is None:
             self.ledger.set_checks(
@@ -401,6 +412,18 @@ class _Session:
         if not report.ok:
             raise PolicyViolationError(report)
         return checked
+
+    def _unchanged_since(self, deploy_config: DeploymentConfig, outdir: Path) -> DeploymentRecord | None:
+        """The live deployment, when every stack to deploy is identical to its (the provider skips them all)."""
+        unchanged_stacks = getattr(self.provider, "unchanged_stacks", None)
+        waves = getattr(self.provider, "waves", None)
+        if unchanged_stacks is None or waves is None:
+            return None
+        unchanged = unchanged_stacks(deploy_config, outdir)
+        selected = [stack for wave in waves(outdir, deploy_config.stacks) for stack in wave]
+        if not unchanged or any(stack not in unchanged for stack in selected):
+            return None
+        return self.ledger.live(*self.app_env)
 
     def _say(self, source: str, line: str) -> None:
         if self.on_line is not None:
@@ -425,6 +448,7 @@ class _Session:
         rollback_on_interrupt: bool = False,
         checks: bool | None = None,
         saved_plans: Path | None = None,
+        force: bool = False,
     ) -> DeploymentResult:
         """Record, run the hooks, the policy gate (`checks`: True runs it, False records it skipped, None:
         not at all, for rollbacks that re-apply what was checked before) and the provider.
@@ -464,6 +488,7 @@ class _Session:
                 concurrency=concurrency,
                 rollback_of=rollback_of,
                 saved_plans=saved_plans,
+                force=force or target is not None,
             )
             if checks is not None:
                 deploy_config = await self._gate(deployment_id, deploy_config, checks)
@@ -606,11 +631,13 @@ class Cloud:
         checks: bool = True,
         plan_dir: Path | None = None,
         on_event: EventSink | None = None,
+        force: bool = False,
     ) -> DeploymentResult:
         """Deploy `config` while holding the environment lock, after the policy gate (`checks=False`: without
         it, recorded in the ledger). `plan_dir` (written by `plan(out=...)`): apply exactly the plans saved
         there, which terraform refuses once anything changed since. `on_event(stack, event)` receives
-        terraform's events and the engine's phases (for a live view).
+        terraform's events and the engine's phases (for a live view). Stacks whose synthesized Terraform
+        is identical to the live deployment's are skipped (`force=True`: applied anyway).
 
         Raises `ConfigError` (nothing recorded) for an unknown stack, `DeploymentLockedError` (nothing
         recorded) when another run holds the environment, the provider's errors after recording a
@@ -636,6 +663,7 @@ class Cloud:
                 rollback_on_interrupt=rollback_on_interrupt,
                 checks=checks,
                 saved_plans=saved,
+                force=force,
             )
         finally:
             await session.release()

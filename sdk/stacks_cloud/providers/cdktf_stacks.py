@@ -191,6 +191,38 @@ class CdktfStacksProvider(CloudProvider):
             sorter.done(*ready)
         return waves
 
+    def unchanged_stacks(self, config: DeploymentConfig, outdir: Path) -> dict[str, dict[str, Any]]:
+        """The stacks to skip, with their outputs: those whose synthesized Terraform (`cdk.tf.json`, which
+        names the provider versions and the content hash of every asset) is byte-identical to the live
+        deployment's, when that deployment is also the last one run (no failed or interrupted run since,
+        which may have changed something). Never for a rollback, saved plans, or `force`.
+
+        Changes made outside `cloud deploy` (plain cdktf, the console) are not seen: `cloud drift` shows
+        them, `--force` applies everything."""
+        if config.force or config.rollback_of is not None or config.saved_plans:
+            return {}
+        ledger = self.runtime.ledger
+        earlier = [
+            r for r in ledger.history(config.app_name, config.environment, limit=5) if r.id != config.deployment_id
+        ]
+        if not earlier or earlier[0].status != State.RUNNING or not earlier[0].has_archive:
+            return {}
+        previous = earlier[0]
+        old = config.work_dir / f"live-synth-{previous.id}"
+        if not old.is_dir():
+            try:
+                ledger.extract(previous.id, old)
+            except (LookupError, OSError):
+                return {}
+        unchanged: dict[str, dict[str, Any]] = {}
+        for stack, run in previous.stacks.items():
+            new_file, old_file = outdir / "stacks" / stack / "cdk.tf.json", old / "stacks" / stack / "cdk.tf.json"
+            if run.get("status") != "deployed" or not (new_file.is_file() and old_file.is_file()):
+                continue
+            if new_file.read_bytes() == old_file.read_bytes():
+                unchanged[stack] = dict(run.get("outputs") or {})
+        return unchanged
+
     async def prepare_backend(self, config: DeploymentConfig, stacks: list[str]) -> None:
         """The `cloud` backend: each stack's workspace exists with the configured execution mode, tags and
         project before terraform runs (terraform's own init would create it with the organization's
@@ -231,8 +263,11 @@ class CdktfStacksProvider(CloudProvider):
         env = self.terraform_env()
         ledger = self.runtime.ledger
         log_dir = config.work_dir / "logs"
-        await self.prepare_backend(config, [stack for wave in waves for stack in wave])
-        await self._warm_plugin_cache(outdir / "stacks" / waves[0][0], env)
+        unchanged = self.unchanged_stacks(config, outdir)
+        to_apply = [stack for wave in waves for stack in wave if stack not in unchanged]
+        if to_apply:
+            await self.prepare_backend(config, to_apply)
+            await self._warm_plugin_cache(outdir / "stacks" / to_apply[0], env)
         outputs: dict[str, dict[str, Any]] = {}
         timings: dict[str, float] = {}
         changes: dict[str, dict[str, int]] = {}
@@ -240,6 +275,13 @@ class CdktfStacksProvider(CloudProvider):
         progress = getattr(self.runtime, "progress", None)
 
         async def deploy_stack(stack: str) -> None:
+            if stack in unchanged:  # as applied by the live deployment: nothing for terraform to do
+                terraform = self._stack(outdir, stack, env, log_dir)
+                outputs[stack], timings[stack], changes[stack] = unchanged[stack], 0.0, {}
+                ledger.set_stack(config.deployment_id, stack, "deployed", outputs=outputs[stack], seconds=0.0)
+                terraform.phase("unchanged", "unchanged since the live deployment: skipped (--force applies it)")
+                terraform.done("unchanged", url=self.url_from({stack: outputs[stack]}))
+                return
             async with limit:
                 terraform = self._stack(outdir, stack, env, log_dir)
                 sink = self._sink(config.on_line, stack)
@@ -304,7 +346,8 @@ class CdktfStacksProvider(CloudProvider):
         if not to.has_archive:
             return await super().rollback(to, config)
         outdir = self.runtime.ledger.extract(to.id, config.work_dir / "cdktf.out")
-        return await self.deploy(config.model_copy(update={"synthesized_dir": outdir}))
+        # every stack: a rollback restores what a failed run may have changed, whatever the synth says
+        return await self.deploy(config.model_copy(update={"synthesized_dir": outdir, "force": True}))
 
     async def destroy(self, deployment_id: str) -> bool:
         ledger = self.runtime.ledger

@@ -1,0 +1,109 @@
+"""`cloud synth --watch`: one process (and one jsii kernel) re-synthesizes on every change to the project's
+Python files (or the config file), and says which stacks' Terraform changed.
+
+The project's own modules are dropped from `sys.modules` before each synth, so the next one imports
+the edited files; the SDK, cdktf and the provider bindings stay loaded, which is where the time of a
+cold synth goes. A synth that fails (a config error, a syntax error) is reported and the previous
+`cdktf.out` stays; the next change is tried again. Ctrl-C stops it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from stacks_cloud.config import CloudConfig
+from stacks_cloud.core.errors import ConfigError
+from stacks_cloud.deploy.project import Project, load_app
+from stacks_cloud.stacks.app import synth_atomically
+
+POLL_SECONDS = 0.2
+IGNORED_PARTS = frozenset({".venv", "node_modules", "cdktf.out", ".cache", ".state", ".git", "__pycache__", "tests"})
+
+
+def watched_files(root: Path, extra: list[Path]) -> dict[Path, float]:
+    """Each project Python file (and `extra`, the config file) with its modification time."""
+    files = {
+        path: path.stat().st_mtime
+        for path in root.rglob("*.py")
+        if not IGNORED_PARTS.intersection(path.relative_to(root).parts)
+    }
+    for path in extra:
+        if path.is_file():
+            files[path] = path.stat().st_mtime
+    return files
+
+
+def stack_documents(outdir: Path) -> dict[str, bytes]:
+    stacks = outdir / "stacks"
+    if not stacks.is_dir():
+        return {}
+    return {p.name: (p / "cdk.tf.json").read_bytes() for p in stacks.iterdir() if (p / "cdk.tf.json").is_file()}
+
+
+def forget_project_modules(root: Path) -> None:
+    """Drop the modules imported from the project's own files, so the next import reads them again."""
+    for name, module in list(sys.modules.items()):
+        origin = getattr(module, "__file__", None)
+        if origin and Path(origin).resolve().is_relative_to(root) and ".venv" not in Path(origin).parts:
+            del sys.modules[name]
+
+
+def watch(
+    project: Project,
+    load: Callable[[Project], CloudConfig],
+    *,
+    config_file: Path | None,
+    say: Callable[[str], None],
+    max_rounds: int | None = None,
+) -> None:
+    """Synthesize now, then after every change; `say` gets one line per synth. Stops on Ctrl-C (or after
+    `max_rounds` synths, for tests)."""
+    root = project.root
+    outdir = root / "cdktf.out"
+    rounds = 0
+
+    def synth(current: Project) -> None:
+        nonlocal rounds
+        rounds += 1
+        before = stack_documents(outdir)
+        started = time.perf_counter()
+        try:
+            config = load(current)
+            synth_atomically(outdir, lambda app: current.app.build(config, app=app, project_dir=root))
+        except ConfigError as error:
+            say(f"synth failed ({time.perf_counter() - started:.2f} s), cdktf.out kept:\n{error}")
+            return
+        seconds = time.perf_counter() - started
+        after = stack_documents(outdir)
+        changed = sorted(name for name in after if before.get(name) != after[name])
+        removed = sorted(set(before) - set(after))
+        if not before:
+            say(f"synthesized {len(after)} stack(s) in {seconds:.2f} s")
+        elif changed or removed:
+            parts = [f"changed: {', '.join(changed)}"] if changed else []
+            parts += [f"removed: {', '.join(removed)}"] if removed else []
+            say(f"re-synthesized in {seconds:.2f} s; {'; '.join(parts)}")
+        else:
+            say(f"re-synthesized in {seconds:.2f} s; no stack changed")
+
+    synth(project)
+    extra = [config_file] if config_file else []
+    seen = watched_files(root, extra)
+    say(f"watching {len(seen)} file(s) under {root}; Ctrl-C stops")
+    while max_rounds is None or rounds < max_rounds:
+        time.sleep(POLL_SECONDS)
+        now = watched_files(root, extra)
+        if now == seen:
+            continue
+        seen = now
+        forget_project_modules(root)
+        try:
+            current = Project(root, load_app(root))
+        except ConfigError as error:
+            rounds += 1
+            say(f"synth failed, cdktf.out kept:\n{error}")
+            continue
+        synth(current)
