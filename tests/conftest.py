@@ -80,3 +80,25 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
 def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.DEBUG)
     return caplog
+
+
+SLOWEST_FIRST = [
+    "test_plan_drift_e2e.py",
+    "test_cli_e2e.py",
+    "test_terraform_cloud_e2e.py",
+    "test_team_e2e.py",
+    "test_secure_deploy_e2e.py",
+    "test_remote_state_e2e.py",
+    "test_packaging.py",
+]
+"""Test files that deploy against moto (minutes each), longest first. With `-n N --dist loadfile` each file
+runs on one worker; starting these first keeps the suite's wall time near the longest of them rather than
+the longest plus whatever ran before it."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)  # stable: each file keeps its own order

@@ -260,8 +260,8 @@ def cloudwatch_logging_role(scope: Construct) -> api_gateway_account.ApiGatewayA
 
     It is an account-wide, per-region setting; several stacks setting it is harmless (each sets a role
     with the same managed policy), and destroying it leaves the setting in place (AWS has no reset).
-    The role's name starts with the stack's name (`shop-production-us-east-1-apigw-...`), so that an
-    account holding several apps shows whose it is.
+    The role is named after the stack (`shop-production-us-east-1-apigw`), so that an account holding
+    several apps shows whose it is.
     """
     stack = TerraformStack.of(scope)
     existing = stack.node.try_find_child("ApiGatewayCloudWatch")
@@ -273,7 +273,9 @@ def cloudwatch_logging_role(scope: Construct) -> api_gateway_account.ApiGatewayA
     role = iam_role.IamRole(
         holder,
         "Role",
-        name_prefix=f"{stack.node.id[:31]}-apigw-",  # IAM allows 38 characters before terraform's suffix
+        # A fixed name, not a prefix: a role created by an interrupted apply is then found by the next
+        # one ("already exists", with the import command) instead of left behind as an orphan.
+        name=f"{stack.node.id[:57]}-apigw",  # IAM role names: 64 characters at most
         assume_role_policy=json.dumps(
             {
                 "Version": "2012-10-17",

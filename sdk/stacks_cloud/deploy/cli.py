@@ -472,10 +472,8 @@ def _watch(project: Project, environment: str | None, config_file: Path | None) 
             print(f"warning: {warning}", file=sys.stderr)
         return config
 
-    try:
-        watch(project, load, config_file=config_file, say=lambda line: print(line, flush=True))
-    except KeyboardInterrupt:
-        print("stopped watching", file=sys.stderr)
+    watch(project, load, config_file=config_file, say=lambda line: print(line, flush=True))
+    print("stopped watching", file=sys.stderr)
     return EXIT_OK
 
 

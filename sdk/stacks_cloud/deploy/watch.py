@@ -9,6 +9,8 @@ cold synth goes. A synth that fails (a config error, a syntax error) is reported
 
 from __future__ import annotations
 
+import hashlib
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -23,16 +25,18 @@ POLL_SECONDS = 0.2
 IGNORED_PARTS = frozenset({".venv", "node_modules", "cdktf.out", ".cache", ".state", ".git", "__pycache__", "tests"})
 
 
-def watched_files(root: Path, extra: list[Path]) -> dict[Path, float]:
-    """Each project Python file (and `extra`, the config file) with its modification time."""
-    files = {
-        path: path.stat().st_mtime
-        for path in root.rglob("*.py")
-        if not IGNORED_PARTS.intersection(path.relative_to(root).parts)
-    }
-    for path in extra:
-        if path.is_file():
-            files[path] = path.stat().st_mtime
+def watched_files(root: Path, extra: list[Path]) -> dict[Path, str]:
+    """Each project Python file (and `extra`, the config file) with a digest of its content.
+
+    Content, not modification times: an editor's save truncates then writes, both within one tick of
+    the file system's clock, and a poll between the two must not be the last one seen."""
+    paths = [path for path in root.rglob("*.py") if not IGNORED_PARTS.intersection(path.relative_to(root).parts)]
+    files = {}
+    for path in [*paths, *extra]:
+        try:
+            files[path] = hashlib.sha1(path.read_bytes()).hexdigest()
+        except OSError:
+            continue
     return files
 
 
@@ -76,6 +80,9 @@ def watch(
         except ConfigError as error:
             say(f"synth failed ({time.perf_counter() - started:.2f} s), cdktf.out kept:\n{error}")
             return
+        except Exception as error:  # the user's construct code raised: say so, keep watching
+            say(f"synth failed ({type(error).__name__}: {error}), cdktf.out kept")
+            return
         seconds = time.perf_counter() - started
         after = stack_documents(outdir)
         changed = sorted(name for name in after if before.get(name) != after[name])
@@ -89,21 +96,26 @@ def watch(
         else:
             say(f"re-synthesized in {seconds:.2f} s; no stack changed")
 
-    synth(project)
-    extra = [config_file] if config_file else []
-    seen = watched_files(root, extra)
-    say(f"watching {len(seen)} file(s) under {root}; Ctrl-C stops")
-    while max_rounds is None or rounds < max_rounds:
-        time.sleep(POLL_SECONDS)
-        now = watched_files(root, extra)
-        if now == seen:
-            continue
-        seen = now
-        forget_project_modules(root)
-        try:
-            current = Project(root, load_app(root))
-        except ConfigError as error:
-            rounds += 1
-            say(f"synth failed, cdktf.out kept:\n{error}")
-            continue
-        synth(current)
+    stop: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.append(signum))  # ends the loop, not a synth
+    try:
+        synth(project)
+        extra = [config_file] if config_file else []
+        seen = watched_files(root, extra)
+        say(f"watching {len(seen)} file(s) under {root}; Ctrl-C stops")
+        while not stop and (max_rounds is None or rounds < max_rounds):
+            time.sleep(POLL_SECONDS)
+            now = watched_files(root, extra)
+            if now == seen:
+                continue
+            seen = now
+            forget_project_modules(root)
+            try:
+                current = Project(root, load_app(root))
+            except ConfigError as error:
+                rounds += 1
+                say(f"synth failed, cdktf.out kept:\n{error}")
+                continue
+            synth(current)
+    finally:
+        signal.signal(signal.SIGINT, previous)
