@@ -185,6 +185,8 @@ CASES = [
     Case("unknown-command", "invalid choice", None, args=("deplyo",), says="did you mean 'deploy'?"),
     Case("unknown-option", "unrecognized arguments", None, args=("synth", "--fast")),
     Case("concurrency-text", "--concurrency", None, args=("deploy", "--concurrency", "many")),
+    Case("environment-typo", "environment", None, args=("--env", "prod", "synth"), says="did you mean 'production'?"),
+    Case("plan-out-is-a-file", "--out", None, args=("plan", "--out", "main.py"), says="is a file, not a folder"),
 ]
 
 

@@ -195,7 +195,10 @@ class CloudConfig(Model):
     def _environment_problems(self) -> list[Problem]:
         if self.environment in self.environments:
             return []
-        suggestion = did_you_mean(self.environment, self.environments)
+        prefixed = [name for name in self.environments if name.startswith(self.environment)]
+        suggestion = did_you_mean(self.environment, self.environments) or (
+            f"did you mean {prefixed[0]!r}?" if len(prefixed) == 1 else ""
+        )
         return [
             Problem(
                 "environment",

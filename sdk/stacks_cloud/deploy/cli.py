@@ -202,15 +202,16 @@ def _main(argv: list[str]) -> int:
         from stacks_cloud.deploy.project import Project
 
         given = args.config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+        option = "--config" if args.config else CONFIG_ENV
         config_file = given.expanduser().resolve() if given else None
         project = Project.discover(explicit=args.project)
         os.chdir(project.root)  # as `cdktf synth` runs the app: relative paths are the project's
         if config_file is None:
-            config_file = project.context_config_file()
+            config_file, option = project.context_config_file(), "cdktf.json context.configFile"
         environment = args.env or os.environ.get("APP_ENV") or None
         if args.command == "synth" and args.watch:
             return _watch(project, environment, config_file)
-        config = project.load_config(environment, config_file=config_file)
+        config = project.load_config(environment, config_file=config_file, config_option=option)
         for warning in config.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         return run_interruptible(_run(args, config, project))

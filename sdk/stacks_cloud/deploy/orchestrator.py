@@ -943,6 +943,11 @@ async def _plan(
 
 
 def _check_plan_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(
+            "command line",
+            [Problem("--out", str(out), "is a file, not a folder.", "give a new or empty folder, e.g. plans/.")],
+        )
     if out.exists() and any(out.iterdir()) and not (out / PLAN_META).is_file():
         raise ConfigError(
             "command line",

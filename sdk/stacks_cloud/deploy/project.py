@@ -83,9 +83,11 @@ class Project:
         *,
         config_file: Path | None = None,
         overrides: Mapping[str, Any] | None = None,
+        config_option: str = "--config",
     ) -> CloudConfig:
-        """The validated config for `environment`: the app's own, or `config_file`'s data."""
-        data = read_config_file(config_file) if config_file is not None else None
+        """The validated config for `environment`: the app's own, or `config_file`'s data (`config_option`: how
+        the user named that file, for errors)."""
+        data = read_config_file(config_file, option=config_option) if config_file is not None else None
         return self.app.load_config(environment, data=data, overrides=overrides)
 
     def context_config_file(self) -> Path | None:
