@@ -10,7 +10,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
-from stacks_cloud.cdk import AssetType, Construct, TerraformAsset
+from stacks_cloud.cdk import Construct
+from stacks_cloud.cdk.assets import archive_asset
 from stacks_cloud.cdk.aws import (
     iam_role,
     iam_role_policy_attachment,
@@ -193,7 +194,7 @@ class Function(Construct):
             props.dead_letter_queue.grant_send_messages(self)
         if key is not None and props.environment:
             key.grant_decrypt(self, "Environment")
-        asset = TerraformAsset(self, "Code", path=str(props.code.path), type=AssetType.ARCHIVE)
+        asset = archive_asset(self, "Code", props.code.path)
         self.function = lambda_function.LambdaFunction(
             self,
             "Function",
