@@ -120,3 +120,56 @@ def test_js_hook_falls_back_when_the_index_does_more_than_reexport(node: str, tm
     before, _, name, _ = run_node(node, fake_provider(tmp_path, index_extra="globalThis.sideEffect = 1;\n"))
     assert before == ["alpha", "beta"]  # original eager semantics kept
     assert name == "Beta"
+
+
+def token_creation_trace(node: str, env: dict[str, str]) -> Any:
+    """Make a real cdktf token under the hook and return the stack it recorded at creation."""
+    cdktf = PROJECT_DIR / "node_modules" / "cdktf"
+    if not (cdktf / "lib" / "tokens" / "private" / "stack-trace.js").is_file():
+        pytest.skip("the project's node_modules has no cdktf (run `npm ci`): the hook patches its stack-trace module")
+    script = (
+        f"const cdktf = require({json.dumps(str(cdktf))});"
+        "const token = cdktf.Lazy.stringValue({ produce: () => 'x' });"
+        "const [intrinsic] = cdktf.Tokenization.reverseString(token).tokens;"
+        "console.log(JSON.stringify(intrinsic.creationStack));"
+    )
+    result = subprocess.run(
+        [node, "--require", str(HOOK), "-e", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={**os.environ, **env},
+    )
+    return json.loads(result.stdout)
+
+
+def test_js_hook_skips_kernel_stack_traces_of_tokens(node: str) -> None:
+    """The Node stack of a token made through jsii points into the kernel, never at the user's Python."""
+    (only,) = token_creation_trace(node, {"STACKS_CLOUD_TOKEN_STACK_TRACES": ""})  # empty: not set
+    assert "STACKS_CLOUD_TOKEN_STACK_TRACES=1" in only
+    recorded = token_creation_trace(node, {"STACKS_CLOUD_TOKEN_STACK_TRACES": "1"})
+    assert len(recorded) > 3
+    assert any("[eval]" in frame or "evalmachine" in frame for frame in recorded), recorded
+
+
+def test_type_check_hints_are_cached_and_still_checked() -> None:
+    """jsii's argument checks keep refusing a wrong type, each time, with the hints evaluated once."""
+    import typing
+
+    import stacks_cloud.cdk as cdk
+    from stacks_cloud.cdk.aws import iam_role
+
+    stack = cdk.TerraformStack(cdk.Testing.app(), "hints")
+    for attempt in ("first", "second"):
+        with pytest.raises(TypeError, match="assume_role_policy"):
+            iam_role.IamRole(stack, f"Role{attempt}", assume_role_policy=123)
+    stub = next(  # the module's own namespace: jsii publishes a trimmed view of it
+        value
+        for name, value in iam_role.IamRole.__init__.__globals__.items()
+        if name.startswith(_fastload.TYPE_CHECK_STUB_PREFIX) and callable(value)
+    )
+    first, second = typing.get_type_hints(stub), typing.get_type_hints(stub)
+    assert first == second
+    assert first is not second  # callers get their own copy
+    assert getattr(typing.get_type_hints, "__wrapped__", None) is not None  # the caching wrapper is installed

@@ -28,7 +28,9 @@ import shutil
 import sys
 import tempfile
 import types
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 PROVIDER_PACKAGES: tuple[str, ...] = ("cdktf_cdktf_provider_aws",)
 """Prebuilt provider bindings whose package `__init__` is replaced by a lazy one."""
@@ -64,6 +66,51 @@ def install() -> None:
         _route_kernel_through_hook()
     for package in PROVIDER_PACKAGES:
         _register_lazy_package(package)
+    _cache_type_check_hints()
+
+
+TYPE_CHECK_STUB_PREFIX = "_typecheckingstub__"
+"""The prefix of the module-level functions whose annotations jsii bindings check every argument against."""
+
+
+def _cache_type_check_hints() -> None:
+    """Evaluate each jsii type-check stub's annotations once, not on every call of the method it guards.
+
+    jsii's generated bindings check arguments (under `__debug__`) with
+    `typing.get_type_hints(_typecheckingstub__<hash>)`, which re-evaluates the stub's string
+    annotations on every call: about a third of the Python time of building a resource. The stubs
+    are fixed module-level functions, so their hints never change; every other object is passed to
+    the real `get_type_hints` untouched.
+    """
+    import functools
+    import typing
+
+    real = typing.get_type_hints
+    if getattr(real, "__wrapped__", None) is not None:
+        return  # already wrapped
+
+    @functools.cache
+    def stub_hints(stub: types.FunctionType) -> dict[str, Any]:
+        return real(stub)
+
+    @functools.wraps(real)
+    def get_type_hints(
+        obj: Any,
+        globalns: dict[str, Any] | None = None,
+        localns: Mapping[str, Any] | None = None,
+        include_extras: bool = False,
+    ) -> dict[str, Any]:
+        if (
+            globalns is None
+            and localns is None
+            and not include_extras
+            and isinstance(obj, types.FunctionType)
+            and obj.__name__.startswith(TYPE_CHECK_STUB_PREFIX)
+        ):
+            return dict(stub_hints(obj))
+        return real(obj, globalns, localns, include_extras)
+
+    typing.get_type_hints = get_type_hints
 
 
 def restore_environment() -> None:

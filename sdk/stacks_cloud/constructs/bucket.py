@@ -10,6 +10,7 @@ given. `Bucket.for_access_logs` makes the bucket those logs go to.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
@@ -28,7 +29,7 @@ from stacks_cloud.cdk.aws import (
 )
 from stacks_cloud.constructs._options import Options, validate_options
 from stacks_cloud.constructs._removal import RemovalPolicy
-from stacks_cloud.constructs._stack import stack_account
+from stacks_cloud.constructs._stack import account_of, node_id
 from stacks_cloud.constructs.grants import Grantable, grant
 from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.core import naming
@@ -178,7 +179,7 @@ class Bucket(Construct):
                     "Principal": {"Service": "logging.s3.amazonaws.com"},
                     "Action": "s3:PutObject",
                     "Resource": f"{self.arn}/*",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": stack_account(self).account_id}},
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account_of(self)}},
                 }
             )
         s3_bucket_policy.S3BucketPolicy(
@@ -235,11 +236,11 @@ class Bucket(Construct):
             _expire_days=expire_days,
         )
 
-    @property
+    @cached_property
     def name(self) -> str:
         return str(self.bucket.bucket)
 
-    @property
+    @cached_property
     def arn(self) -> str:
         return str(self.bucket.arn)
 
@@ -250,7 +251,7 @@ class Bucket(Construct):
         """Let `grantee` read, write and delete objects in this bucket (and only this bucket), and use its key."""
         grant(self, "ReadWrite", grantee, actions=READ_WRITE_ACTIONS, resources=[self.arn, f"{self.arn}/*"])
         if self.encryption_key is not None:
-            self.encryption_key.grant_encrypt_decrypt(grantee, label=self.node.id)
+            self.encryption_key.grant_encrypt_decrypt(grantee, label=node_id(self))
 
 
 BucketOptions.model_rebuild()  # `access_logs` refers to `Bucket`, defined after the options

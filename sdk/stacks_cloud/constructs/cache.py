@@ -9,6 +9,7 @@ group.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -22,6 +23,7 @@ from stacks_cloud.cdk.aws import (
     secretsmanager_secret_version,
 )
 from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._stack import node_id
 from stacks_cloud.constructs.database import SECRET_READ_ACTIONS
 from stacks_cloud.constructs.grants import Grantable, grant
 from stacks_cloud.constructs.kms import EncryptionKey
@@ -115,7 +117,7 @@ class RedisCluster(Construct):
             auto_minor_version_upgrade="true",
         )
 
-    @property
+    @cached_property
     def address(self) -> str:
         return str(self.group.primary_endpoint_address)
 
@@ -123,7 +125,7 @@ class RedisCluster(Construct):
     def port(self) -> int:
         return REDIS_PORT
 
-    @property
+    @cached_property
     def auth_token_secret_arn(self) -> str:
         return str(self.secret.arn)
 
@@ -131,4 +133,4 @@ class RedisCluster(Construct):
         """Let `grantee` read the AUTH token's secret (and nothing else in Secrets Manager)."""
         grant(self, "ReadAuthToken", grantee, actions=SECRET_READ_ACTIONS, resources=[self.auth_token_secret_arn])
         if self.encryption_key is not None:
-            self.encryption_key.grant_decrypt(grantee, label=self.node.id)
+            self.encryption_key.grant_decrypt(grantee, label=node_id(self))

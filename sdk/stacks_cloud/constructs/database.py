@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
@@ -18,7 +19,7 @@ from pydantic import AfterValidator, Field
 from stacks_cloud.cdk import Construct, TerraformResourceLifecycle
 from stacks_cloud.cdk.aws import db_instance, db_parameter_group, db_subnet_group, iam_role, iam_role_policy_attachment
 from stacks_cloud.constructs._options import Options, validate_options
-from stacks_cloud.constructs._stack import stack_account, stack_partition, stack_region
+from stacks_cloud.constructs._stack import account_of, node_id, partition_of, region_of
 from stacks_cloud.constructs.grants import Grantable, grant
 from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.constructs.network import Vpc
@@ -160,7 +161,7 @@ class DatabaseInstance(Construct):
             self,
             "Monitoring",
             role=role.name,
-            policy_arn=f"arn:{stack_partition(self).partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+            policy_arn=f"arn:{partition_of(self)}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
         )
         return role
 
@@ -168,20 +169,20 @@ class DatabaseInstance(Construct):
         """Let `grantee` read the master credentials' secret (and nothing else in Secrets Manager)."""
         grant(self, "ReadSecret", grantee, actions=SECRET_READ_ACTIONS, resources=[self.secret_arn])
         if self.encryption_key is not None:
-            self.encryption_key.grant_decrypt(grantee, label=self.node.id)
+            self.encryption_key.grant_decrypt(grantee, label=node_id(self))
 
     def grant_connect(self, grantee: Grantable, db_user: str) -> None:
         """Let `grantee` connect as `db_user` with IAM authentication (`rds-db:connect`)."""
-        partition, region = stack_partition(self).partition, stack_region(self).name
-        account = stack_account(self).account_id
+        partition, region = partition_of(self), region_of(self)
+        account = account_of(self)
         resource = f"arn:{partition}:rds-db:{region}:{account}:dbuser:{self.instance.resource_id}/{db_user}"
         grant(self, "Connect", grantee, actions=("rds-db:connect",), resources=[resource])
 
-    @property
+    @cached_property
     def endpoint(self) -> str:
         return str(self.instance.endpoint)
 
-    @property
+    @cached_property
     def address(self) -> str:
         return str(self.instance.address)
 
@@ -189,6 +190,6 @@ class DatabaseInstance(Construct):
     def port(self) -> float:
         return float(self.instance.port)
 
-    @property
+    @cached_property
     def secret_arn(self) -> str:
         return str(self.instance.master_user_secret.get(0).secret_arn)

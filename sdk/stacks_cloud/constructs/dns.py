@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Literal, TypeAlias
 
 from pydantic import AfterValidator, Field
@@ -94,11 +95,11 @@ class ApiDomain(Construct):
             self, "Mapping", api_id=api.api.id, stage_name=api.stage.stage_name, domain_name=self.domain.domain_name
         )
 
-    @property
+    @cached_property
     def target_domain_name(self) -> str:
         return str(self.domain.regional_domain_name)
 
-    @property
+    @cached_property
     def target_zone_id(self) -> str:
         return str(self.domain.regional_zone_id)
 
@@ -162,7 +163,7 @@ class HttpsHealthCheck(Construct):
             tags={"Name": name},
         )
 
-    @property
+    @cached_property
     def id(self) -> str:
         return str(self.check.id)
 

@@ -10,6 +10,7 @@ The guide's `addScheduledFunction` is written on these as it is on AWS CDK's `ev
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -70,11 +71,11 @@ class Rule(Construct):
         )
         self._targets = 0
 
-    @property
+    @cached_property
     def name(self) -> str:
         return str(self.rule.name)
 
-    @property
+    @cached_property
     def arn(self) -> str:
         return str(self.rule.arn)
 

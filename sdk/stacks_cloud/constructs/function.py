@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +20,7 @@ from stacks_cloud.cdk.aws import (
     lambda_permission,
 )
 from stacks_cloud.constructs._options import Options, validate_options
-from stacks_cloud.constructs._stack import stack_account, stack_partition, stack_region
+from stacks_cloud.constructs._stack import account_of, partition_of, region_of
 from stacks_cloud.constructs.grants import grant
 from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.constructs.logs import DEFAULT_RETENTION_DAYS, LogGroup, RetentionDays
@@ -162,7 +163,7 @@ class Function(Construct):
         props = validate_options(FunctionOptions, scope, construct_id, options)
         super().__init__(scope, construct_id)
         self.options = props
-        partition = stack_partition(self).partition
+        partition = partition_of(self)
         self.role = iam_role.IamRole(
             self, "Role", name=props.role_name or f"{props.function_name}-role", assume_role_policy=_ASSUME_LAMBDA
         )
@@ -245,15 +246,15 @@ class Function(Construct):
             source_arn=source_arn,
         )
 
-    @property
+    @cached_property
     def arn(self) -> str:
         return str(self.function.arn)
 
-    @property
+    @cached_property
     def name(self) -> str:
         return str(self.function.function_name)
 
-    @property
+    @cached_property
     def invoke_arn(self) -> str:
         return str(self.function.invoke_arn)
 
@@ -266,7 +267,7 @@ class Function(Construct):
         depends on. Through `invoke_arn`, a tainted function (what an interrupted create leaves) would
         be replaced create-before-destroy and collide with itself on its fixed name.
         """
-        partition, region = stack_partition(self).partition, stack_region(self).name
-        account = stack_account(self).account_id
+        partition, region = partition_of(self), region_of(self)
+        account = account_of(self)
         function = f"arn:{partition}:lambda:{region}:{account}:function:{self.options.function_name}"
         return f"arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{function}/invocations"

@@ -7,6 +7,7 @@ from typing import Protocol, runtime_checkable
 
 from stacks_cloud.cdk import Construct, Fn
 from stacks_cloud.cdk.aws import iam_role, iam_role_policy
+from stacks_cloud.constructs._stack import node_addr, node_id, read_once
 
 
 @runtime_checkable
@@ -40,8 +41,8 @@ def grant(
     }
     return iam_role_policy.IamRolePolicy(
         resource,
-        f"Grant{label}{role.node.addr[:8]}",
-        name=f"{resource.node.id}-{label}",
-        role=role.id,
+        f"Grant{label}{node_addr(role)[:8]}",
+        name=f"{node_id(resource)}-{label}",
+        role=read_once(role, "terraform id", lambda: role.id),
         policy=Fn.jsonencode(document),
     )

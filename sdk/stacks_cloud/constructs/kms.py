@@ -7,6 +7,7 @@ constructs that use the key (`Bucket`, `Table`, `Queue`, `Function`) include the
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated
 
 from pydantic import Field
@@ -15,7 +16,7 @@ from stacks_cloud.cdk import Construct, Fn, TerraformResourceLifecycle
 from stacks_cloud.cdk.aws import kms_alias, kms_key
 from stacks_cloud.constructs._options import Options, validate_options
 from stacks_cloud.constructs._removal import RemovalPolicy
-from stacks_cloud.constructs._stack import stack_account, stack_partition, stack_region
+from stacks_cloud.constructs._stack import account_of, partition_of, region_of
 from stacks_cloud.constructs.grants import Grantable, grant
 
 ENCRYPT_DECRYPT = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
@@ -58,8 +59,8 @@ class EncryptionKey(Construct):
             },
         )
         super().__init__(scope, construct_id)
-        partition, region = stack_partition(self).partition, stack_region(self).name
-        account = stack_account(self).account_id
+        partition, region = partition_of(self), region_of(self)
+        account = account_of(self)
         policy = {
             "Version": "2012-10-17",
             "Statement": [
@@ -103,11 +104,11 @@ class EncryptionKey(Construct):
         )
         kms_alias.KmsAlias(self, "Alias", name=f"alias/{props.alias}", target_key_id=self.key.key_id)
 
-    @property
+    @cached_property
     def arn(self) -> str:
         return str(self.key.arn)
 
-    @property
+    @cached_property
     def key_id(self) -> str:
         return str(self.key.key_id)
 

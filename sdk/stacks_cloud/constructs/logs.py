@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -46,10 +47,10 @@ class LogGroup(Construct):
             self, "Group", name=props.name, retention_in_days=props.retention_days, kms_key_id=props.key_arn
         )
 
-    @property
+    @cached_property
     def name(self) -> str:
         return str(self.group.name)
 
-    @property
+    @cached_property
     def arn(self) -> str:
         return str(self.group.arn)

@@ -37,7 +37,7 @@ from stacks_cloud.cdk.aws import (
     vpc_security_group_ingress_rule,
 )
 from stacks_cloud.constructs._options import Options, validate_options
-from stacks_cloud.constructs._stack import stack_region
+from stacks_cloud.constructs._stack import region_of
 from stacks_cloud.constructs.function import VpcPlacement
 from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.constructs.logs import DEFAULT_RETENTION_DAYS, LogGroup, RetentionDays
@@ -114,7 +114,7 @@ class Vpc(Construct):
             enable_dns_hostnames=True,
             tags={"Name": props.name},
         )
-        region = stack_region(self).name
+        region = region_of(self)
         # An allowlist of zone names (a to f): zones AWS adds later cannot slip into the set.
         zones = data_aws_availability_zones.DataAwsAvailabilityZones(self, "Zones", state="available")
         zones.add_override("filter", [{"name": "zone-name", "values": [f"{region}{letter}" for letter in "abcdef"]}])

@@ -5,6 +5,7 @@ instead of being retried forever."""
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
@@ -12,6 +13,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from stacks_cloud.cdk import Construct, Fn
 from stacks_cloud.cdk.aws import sqs_queue
 from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._stack import node_id
 from stacks_cloud.constructs.grants import Grantable, grant
 from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.core import naming
@@ -111,15 +113,15 @@ class Queue(Construct):
             ),
         )
 
-    @property
+    @cached_property
     def name(self) -> str:
         return str(self.queue.name)
 
-    @property
+    @cached_property
     def arn(self) -> str:
         return str(self.queue.arn)
 
-    @property
+    @cached_property
     def url(self) -> str:
         return str(self.queue.url)
 
@@ -127,13 +129,13 @@ class Queue(Construct):
         """Let `grantee` send messages to this queue (not receive or delete them)."""
         grant(self, "SendMessages", grantee, actions=SEND_MESSAGES_ACTIONS, resources=[self.arn])
         if self.encryption_key is not None:
-            self.encryption_key.grant_encrypt_decrypt(grantee, label=self.node.id)
+            self.encryption_key.grant_encrypt_decrypt(grantee, label=node_id(self))
 
     def grant_consume_messages(self, grantee: Grantable) -> None:
         """Let `grantee` receive, and delete, messages of this queue."""
         grant(self, "ConsumeMessages", grantee, actions=CONSUME_MESSAGES_ACTIONS, resources=[self.arn])
         if self.encryption_key is not None:
-            self.encryption_key.grant_decrypt(grantee, label=self.node.id)
+            self.encryption_key.grant_decrypt(grantee, label=node_id(self))
 
 
 QueueOptions.model_rebuild()  # `dead_letter_queue` refers to `Queue`, defined after the options

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from stacks_cloud.cdk import Construct, Fn, TerraformResourceLifecycle, TerraformStack
+from stacks_cloud.cdk import Construct, Fn, TerraformResourceLifecycle
 from stacks_cloud.cdk.aws import (
     api_gateway_account,
     api_gateway_deployment,
@@ -34,7 +35,7 @@ from stacks_cloud.cdk.aws import (
     iam_role_policy_attachment,
 )
 from stacks_cloud.constructs._options import Options, validate_options
-from stacks_cloud.constructs._stack import stack_partition
+from stacks_cloud.constructs._stack import node_id, partition_of, stack_of
 from stacks_cloud.constructs.function import Function
 from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.constructs.logs import DEFAULT_RETENTION_DAYS, LogGroup, RetentionDays
@@ -158,19 +159,22 @@ class LambdaRestApi(Construct):
             endpoint_configuration=api_gateway_rest_api.ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
+        self.api_id = self.api.id  # references read once: each read is a round trip to the Node side
+        root_resource_id = self.api.root_resource_id
         self.validator = api_gateway_request_validator.ApiGatewayRequestValidator(
-            self, "Validator", rest_api_id=self.api.id, name="parameters", validate_request_parameters=True
+            self, "Validator", rest_api_id=self.api_id, name="parameters", validate_request_parameters=True
         )
-        root_method, root_integration = self._proxy_method("Root", self.api.root_resource_id)
+        self.validator_id = self.validator.id
+        root_method, root_integration = self._proxy_method("Root", root_resource_id)
         proxy = api_gateway_resource.ApiGatewayResource(
-            self, "Proxy", rest_api_id=self.api.id, parent_id=self.api.root_resource_id, path_part="{proxy+}"
+            self, "Proxy", rest_api_id=self.api_id, parent_id=root_resource_id, path_part="{proxy+}"
         )
         proxy_method, proxy_integration = self._proxy_method("Proxy", proxy.id)
         parts = [root_method, root_integration, proxy, proxy_method, proxy_integration]
         deployment = api_gateway_deployment.ApiGatewayDeployment(
             self,
             "Deployment",
-            rest_api_id=self.api.id,
+            rest_api_id=self.api_id,
             # A new deployment whenever the routes change; the old one goes after the new is live.
             triggers={"redeployment": Fn.sha1(Fn.jsonencode([part.id for part in parts]))},
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
@@ -186,7 +190,7 @@ class LambdaRestApi(Construct):
         self.stage = api_gateway_stage.ApiGatewayStage(
             self,
             "Stage",
-            rest_api_id=self.api.id,
+            rest_api_id=self.api_id,
             deployment_id=deployment.id,
             stage_name=props.stage_name,
             xray_tracing_enabled=True,
@@ -198,7 +202,7 @@ class LambdaRestApi(Construct):
         api_gateway_method_settings.ApiGatewayMethodSettings(
             self,
             "MethodSettings",
-            rest_api_id=self.api.id,
+            rest_api_id=self.api_id,
             stage_name=self.stage.stage_name,
             method_path="*/*",
             settings=api_gateway_method_settings.ApiGatewayMethodSettingsSettings(
@@ -225,17 +229,17 @@ class LambdaRestApi(Construct):
         method = api_gateway_method.ApiGatewayMethod(
             self,
             f"{prefix}Method",
-            rest_api_id=self.api.id,
+            rest_api_id=self.api_id,
             resource_id=resource_id,
             http_method="ANY",
             authorization=self.props.authorization.value,
             authorizer_id=self.props.authorizer_id,
-            request_validator_id=self.validator.id,
+            request_validator_id=self.validator_id,
         )
         integration = api_gateway_integration.ApiGatewayIntegration(
             self,
             f"{prefix}Integration",
-            rest_api_id=self.api.id,
+            rest_api_id=self.api_id,
             resource_id=resource_id,
             http_method=method.http_method,
             type="AWS_PROXY",
@@ -244,7 +248,7 @@ class LambdaRestApi(Construct):
         )
         return method, integration
 
-    @property
+    @cached_property
     def url(self) -> str:
         """The invoke URL of the stage (known after deploy)."""
         return str(self.stage.invoke_url)
@@ -263,7 +267,7 @@ def cloudwatch_logging_role(scope: Construct) -> api_gateway_account.ApiGatewayA
     The role is named after the stack (`shop-production-us-east-1-apigw`), so that an account holding
     several apps shows whose it is.
     """
-    stack = TerraformStack.of(scope)
+    stack = stack_of(scope)
     existing = stack.node.try_find_child("ApiGatewayCloudWatch")
     if existing is not None:
         account = existing.node.find_child("Account")
@@ -275,7 +279,7 @@ def cloudwatch_logging_role(scope: Construct) -> api_gateway_account.ApiGatewayA
         "Role",
         # A fixed name, not a prefix: a role created by an interrupted apply is then found by the next
         # one ("already exists", with the import command) instead of left behind as an orphan.
-        name=f"{stack.node.id[:57]}-apigw",  # IAM role names: 64 characters at most
+        name=f"{node_id(stack)[:57]}-apigw",  # IAM role names: 64 characters at most
         assume_role_policy=json.dumps(
             {
                 "Version": "2012-10-17",
@@ -293,6 +297,6 @@ def cloudwatch_logging_role(scope: Construct) -> api_gateway_account.ApiGatewayA
         holder,
         "Policy",
         role=role.name,
-        policy_arn=f"arn:{stack_partition(holder).partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+        policy_arn=f"arn:{partition_of(holder)}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
     )
     return api_gateway_account.ApiGatewayAccount(holder, "Account", cloudwatch_role_arn=role.arn)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -10,6 +11,7 @@ from pydantic import AfterValidator, Field
 from stacks_cloud.cdk import Construct
 from stacks_cloud.cdk.aws import dynamodb_table
 from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._stack import node_id
 from stacks_cloud.constructs.grants import Grantable, grant
 from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.core import naming
@@ -97,11 +99,11 @@ class Table(Construct):
             deletion_protection_enabled=props.deletion_protection,
         )
 
-    @property
+    @cached_property
     def name(self) -> str:
         return str(self.table.name)
 
-    @property
+    @cached_property
     def arn(self) -> str:
         return str(self.table.arn)
 
@@ -111,4 +113,4 @@ class Table(Construct):
             self, "ReadWriteData", grantee, actions=READ_WRITE_DATA_ACTIONS, resources=[self.arn, f"{self.arn}/index/*"]
         )
         if self.encryption_key is not None:
-            self.encryption_key.grant_encrypt_decrypt(grantee, label=self.node.id)
+            self.encryption_key.grant_encrypt_decrypt(grantee, label=node_id(self))

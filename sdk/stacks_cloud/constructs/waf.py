@@ -8,6 +8,7 @@ go to a CloudWatch log group named `aws-waf-logs-<name>` (the prefix WAF require
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -106,7 +107,7 @@ class WebAcl(Construct):
             self, "Logging", resource_arn=self.acl.arn, log_destination_configs=[logs.arn]
         )
 
-    @property
+    @cached_property
     def arn(self) -> str:
         return str(self.acl.arn)
 

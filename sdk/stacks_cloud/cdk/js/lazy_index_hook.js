@@ -65,3 +65,24 @@ Module._extensions['.js'] = function loadMaybeLazily(module, filename) {
   }
   return undefined;
 };
+
+// Every cdktf token records the Node stack at its creation (Error.stackTraceLimit = Infinity), to
+// name it in an "unresolvable token" error. Under jsii that stack is the kernel's own frames, never
+// the Python line that made the token, and capturing it costs about a tenth of the kernel's time.
+// The traces say where to look instead; STACKS_CLOUD_TOKEN_STACK_TRACES=1 keeps cdktf's behaviour.
+const STACK_TRACE_MODULE = new RegExp(
+  `${['cdktf', 'lib', 'tokens', 'private', 'stack-trace\\.js'].join(`\\${path.sep}`)}$`,
+);
+const NO_TRACE = Object.freeze([
+  '(stack trace not recorded: set STACKS_CLOUD_TOKEN_STACK_TRACES=1 to record the kernel stack)',
+]);
+if (!process.env.STACKS_CLOUD_TOKEN_STACK_TRACES) {
+  const jsLoader = Module._extensions['.js'];
+  Module._extensions['.js'] = function loadWithoutTokenTraces(module, filename) {
+    const result = jsLoader(module, filename);
+    if (STACK_TRACE_MODULE.test(filename) && typeof module.exports.captureStackTrace === 'function') {
+      module.exports.captureStackTrace = () => [...NO_TRACE];
+    }
+    return result;
+  };
+}
