@@ -11,7 +11,7 @@ import pytest
 
 from stacks_cloud import CloudApp, CloudConfig, ConfigError
 from stacks_cloud.config.files import find_project_root, read_config_file
-from stacks_cloud.deploy.project import Project, load_app
+from stacks_cloud.deploy.project import Project, forget_project_modules, load_app
 
 
 @pytest.fixture(autouse=True)
@@ -74,6 +74,24 @@ def test_two_projects_in_one_process_do_not_share_their_config_package(tmp_path:
     second = make_project(tmp_path / "two", "CLOUD = {'appName': 'second'}\n")
     assert load_app(first).load_config().app_name == "first"
     assert load_app(second).load_config().app_name == "second"
+
+
+def test_a_reload_forgets_the_projects_modules_but_not_an_sdk_installed_inside_it(tmp_path: Path) -> None:
+    """`synth --watch` re-imports the project's files; an SDK installed from a folder in the project (the
+    guide's repository: `sdk/`, an editable install) must stay loaded, or its classes would be doubled."""
+    root = make_project(tmp_path / "p", "from mysdk import Marker\nCLOUD = {'appName': 'x', 'marker': Marker}\n")
+    (root / "sdk" / "mysdk").mkdir(parents=True)
+    (root / "sdk" / "mysdk" / "__init__.py").write_text("class Marker: ...\n")
+    sys.path.insert(0, str(root / "sdk"))
+    load_app(root)
+    sdk_module, config_module = sys.modules["mysdk"], sys.modules["config.cloud"]
+    forget_project_modules(root)
+    assert "config.cloud" not in sys.modules
+    assert "config" not in sys.modules
+    assert sys.modules["mysdk"] is sdk_module
+    load_app(root)
+    assert sys.modules["config.cloud"] is not config_module
+    assert sys.modules["config.cloud"].CLOUD["marker"] is sdk_module.Marker
 
 
 def test_a_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:

@@ -166,15 +166,32 @@ def _use_project(root: Path) -> None:
     if entry in sys.path:
         sys.path.remove(entry)
     sys.path.insert(0, entry)
+    for name, origin in _modules_named_like_the_project(root):
+        if not origin.is_relative_to(root):
+            del sys.modules[name]
+
+
+def forget_project_modules(root: Path) -> None:
+    """Drop the modules imported from the project's own files, so the next import reads them again.
+
+    Only the project's top-level modules and packages (`main`, `config`, `stacks`...) go: the SDK
+    stays loaded even when it is installed from a folder inside the project (an editable install),
+    or the classes the running process holds would no longer be the ones the project's code uses."""
+    for name, origin in _modules_named_like_the_project(root):
+        if origin.is_relative_to(root):
+            del sys.modules[name]
+
+
+def _modules_named_like_the_project(root: Path) -> list[tuple[str, Path]]:
+    """Loaded modules whose top-level name is one of `root`'s modules or packages, with their files."""
     local_names = {path.stem for path in root.iterdir() if path.suffix == ".py" or (path / "__init__.py").is_file()}
     local_names.discard("tests")  # never imported from here; the caller's own test helpers stay
+    found = []
     for name, module in list(sys.modules.items()):
-        top = name.split(".", 1)[0]
-        if top not in local_names:
-            continue
         origin = getattr(module, "__file__", None)
-        if origin and not Path(origin).resolve().is_relative_to(root):
-            del sys.modules[name]
+        if origin and name.split(".", 1)[0] in local_names:
+            found.append((name, Path(origin).resolve()))
+    return found
 
 
 def _import_file(path: Path, name: str) -> types.ModuleType:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import signal
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from stacks_cloud.config import CloudConfig
 from stacks_cloud.core.errors import ConfigError
-from stacks_cloud.deploy.project import Project, load_app
+from stacks_cloud.deploy.project import Project, forget_project_modules, load_app
 from stacks_cloud.stacks.app import synth_atomically
 
 POLL_SECONDS = 0.2
@@ -47,14 +46,6 @@ def stack_documents(outdir: Path) -> dict[str, bytes]:
     return {p.name: (p / "cdk.tf.json").read_bytes() for p in stacks.iterdir() if (p / "cdk.tf.json").is_file()}
 
 
-def forget_project_modules(root: Path) -> None:
-    """Drop the modules imported from the project's own files, so the next import reads them again."""
-    for name, module in list(sys.modules.items()):
-        origin = getattr(module, "__file__", None)
-        if origin and Path(origin).resolve().is_relative_to(root) and ".venv" not in Path(origin).parts:
-            del sys.modules[name]
-
-
 def watch(
     project: Project,
     load: Callable[[Project], CloudConfig],
@@ -69,11 +60,11 @@ def watch(
     outdir = root / "cdktf.out"
     rounds = 0
 
-    def synth(current: Project) -> None:
+    def synth(current: Project, started: float) -> None:
+        """Build and write; `started` is when the change was seen (re-importing the project counts too)."""
         nonlocal rounds
         rounds += 1
         before = stack_documents(outdir)
-        started = time.perf_counter()
         try:
             config = load(current)
             synth_atomically(outdir, lambda app: current.app.build(config, app=app, project_dir=root))
@@ -99,7 +90,7 @@ def watch(
     stop: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.append(signum))  # ends the loop, not a synth
     try:
-        synth(project)
+        synth(project, time.perf_counter())
         extra = [config_file] if config_file else []
         seen = watched_files(root, extra)
         say(f"watching {len(seen)} file(s) under {root}; Ctrl-C stops")
@@ -109,6 +100,7 @@ def watch(
             if now == seen:
                 continue
             seen = now
+            started = time.perf_counter()
             forget_project_modules(root)
             try:
                 current = Project(root, load_app(root))
@@ -116,6 +108,6 @@ def watch(
                 rounds += 1
                 say(f"synth failed, cdktf.out kept:\n{error}")
                 continue
-            synth(current)
+            synth(current, started)
     finally:
         signal.signal(signal.SIGINT, previous)
