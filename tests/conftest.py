@@ -16,7 +16,7 @@ from stacks.custom_stack import CustomStack
 from stacks_cloud import RegionalStackProps
 from stacks_cloud.stacks import routed_domain
 from stacks_cloud.terraform import terraform_env
-from stacks_cloud.testing import Synth, synth
+from stacks_cloud.testing import Synth, synth, temporary_app
 from tests.servers import Moto, moto_server
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ def project_dir() -> Path:
 @pytest.fixture
 def stack_scope() -> cdk.TerraformStack:
     """An empty stack to add constructs to."""
-    return cdk.TerraformStack(cdk.Testing.app(), "test")
+    return cdk.TerraformStack(temporary_app(), "test")
 
 
 def single_region_config(environment: str = "development", **overrides: Any) -> AppConfig:
@@ -50,7 +50,7 @@ def custom_stack() -> Callable[..., Synth]:
 
     def make(environment: str = "development", region: str = "us-east-1", **overrides: Any) -> Synth:
         config = single_region_config(environment, region=region, **overrides)
-        return synth(CustomStack(cdk.Testing.app(), "stack", props(config)))
+        return synth(CustomStack(temporary_app(), "stack", props(config)))
 
     return make
 

@@ -21,12 +21,14 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import shutil
 import tempfile
 import warnings
+import weakref
 from pathlib import Path
 from typing import Any
 
-from stacks_cloud.cdk import TerraformStack, Testing
+from stacks_cloud.cdk import App, TerraformStack, Testing
 from stacks_cloud.config import CloudConfig
 from stacks_cloud.stacks.app import CloudApp, regional_stack_name, routed_domain
 from stacks_cloud.stacks.regional import RegionalStackProps
@@ -36,6 +38,19 @@ Synth = dict[str, Any]
 UPDATE_SNAPSHOTS_ENV = "STACKS_CLOUD_UPDATE_SNAPSHOTS"
 """Set to 1 to rewrite snapshots (after an intended change; review the diff before committing)."""
 _MAX_DIFF_LINES = 200
+
+
+def temporary_app() -> App:
+    """cdktf's `Testing.app()` whose output folder is removed when the app is garbage-collected (or the
+    process ends). `Testing.app()` alone makes a `cdktf.outdir.*` folder in the temporary directory
+    for every app and never removes it: a test suite leaves hundreds behind.
+
+        stack = TerraformStack(temporary_app(), "test")
+    """
+    outdir = tempfile.mkdtemp(prefix="stacks-cloud-test-")
+    app = Testing.app(outdir=outdir)
+    weakref.finalize(app, shutil.rmtree, outdir, True)
+    return app
 
 
 def synth(stack: TerraformStack) -> Synth:

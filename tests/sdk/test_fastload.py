@@ -159,8 +159,9 @@ def test_type_check_hints_are_cached_and_still_checked() -> None:
 
     import stacks_cloud.cdk as cdk
     from stacks_cloud.cdk.aws import iam_role
+    from stacks_cloud.testing import temporary_app
 
-    stack = cdk.TerraformStack(cdk.Testing.app(), "hints")
+    stack = cdk.TerraformStack(temporary_app(), "hints")
     for attempt in ("first", "second"):
         with pytest.raises(TypeError, match="assume_role_policy"):
             iam_role.IamRole(stack, f"Role{attempt}", assume_role_policy=123)

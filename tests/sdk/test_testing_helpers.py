@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import weakref
+from pathlib import Path
+
 import pytest
 
 import stacks_cloud.cdk as cdk
@@ -14,12 +17,13 @@ from stacks_cloud.testing import (
     output_of,
     snapshot_json,
     synth,
+    temporary_app,
 )
 
 
 @pytest.fixture
 def queues() -> Synth:
-    stack = cdk.TerraformStack(cdk.Testing.app(), "helpers")
+    stack = cdk.TerraformStack(temporary_app(), "helpers")
     provider.AwsProvider(stack, "aws", region="us-east-1")
     sqs_queue.SqsQueue(stack, "A", name="a", visibility_timeout_seconds=30)
     sqs_queue.SqsQueue(stack, "B", name="b", visibility_timeout_seconds=30, tags={"team": "x"})
@@ -48,3 +52,18 @@ def test_snapshot_text_is_stable(queues: Synth) -> None:
     text = snapshot_json(queues)
     assert text == snapshot_json(dict(reversed(list(queues.items()))))
     assert text.endswith("}\n")
+
+
+def test_temporary_app_removes_its_output_folder() -> None:
+    """cdktf's Testing.app() leaves a folder in the temporary directory per app; ours goes with the app."""
+    app = temporary_app()
+    outdir = Path(app.outdir)
+    stack = cdk.TerraformStack(app, "scratch")
+    provider.AwsProvider(stack, "aws", region="us-east-1")
+    sqs_queue.SqsQueue(stack, "Q", name="q")
+    app.synth()
+    assert (outdir / "stacks" / "scratch" / "cdk.tf.json").is_file()
+    finalizers = [f for f in weakref.finalize._registry if f.peek() and f.peek()[0] is app]  # type: ignore[attr-defined]
+    assert len(finalizers) == 1
+    finalizers[0]()  # what garbage collection or the end of the process runs
+    assert not outdir.exists()
