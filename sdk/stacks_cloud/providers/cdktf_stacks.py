@@ -51,6 +51,7 @@ from stacks_cloud.providers.terraform_cli import StackDir
 from stacks_cloud.stacks.app import stack_names
 from stacks_cloud.state.tfe import bootstrap_workspaces
 from stacks_cloud.terraform.cli_config import discover_provider_mirror, write_cli_config
+from stacks_cloud.terraform.init_cache import LOCK_FILE, InitCache
 from stacks_cloud.terraform.plan import Action, ResourceChange, counts, has_prior_state, read_drift, read_plan
 
 PLAN_FILE = "plan.tfplan"
@@ -119,6 +120,10 @@ class CdktfStacksProvider(CloudProvider):
             "TF_INPUT": "0",
         }
         return env
+
+    def init_cache(self) -> InitCache:
+        """Each stack's last `terraform init`, reused while its backend, providers and lock file are unchanged."""
+        return InitCache(self._project_dir() / ".cache" / "terraform" / "init")
 
     def _stack(self, outdir: Path, name: str, env: dict[str, str], log_dir: Path | None) -> StackDir:
         observer = getattr(self.runtime, "observer", None)
@@ -236,7 +241,11 @@ class CdktfStacksProvider(CloudProvider):
         if report.created or report.updated:
             self._sink(config.on_line, "terraform-cloud")(str(report))
 
-    async def _warm_plugin_cache(self, stack_dir: Path, env: dict[str, str]) -> None:
+    async def _warm_plugin_cache(self, outdir: Path, stacks: list[str], env: dict[str, str], cache: InitCache) -> None:
+        """Install the providers into the shared plugin cache once, unless every stack reuses its kept init."""
+        if not stacks or all(cache.matches(stack, outdir / "stacks" / stack, env) for stack in stacks):
+            return
+        stack_dir = outdir / "stacks" / stacks[0]
         result = await run_streaming(
             ["terraform", "init", "-backend=false", "-input=false", "-no-color"], cwd=stack_dir, env=env, timeout=600
         )
@@ -248,9 +257,12 @@ class CdktfStacksProvider(CloudProvider):
                 exit_code=result.exit_code,
                 stderr_tail=result.tail,
             )
-        # Leave no backend-less initialisation behind for the real init.
+        # Leave no backend-less initialisation behind for the real init, nor a lock file the stack's own
+        # init would not have found (it is one of the inputs that decide whether a kept init is reused).
         with contextlib.suppress(OSError):
             (stack_dir / ".terraform" / "terraform.tfstate").unlink()
+        with contextlib.suppress(OSError):
+            (stack_dir / LOCK_FILE).unlink()
 
     # --- the CloudProvider interface ---------------------------------------------------------------------------
 
@@ -263,11 +275,12 @@ class CdktfStacksProvider(CloudProvider):
         env = self.terraform_env()
         ledger = self.runtime.ledger
         log_dir = config.work_dir / "logs"
+        init_cache = self.init_cache()
         unchanged = self.unchanged_stacks(config, outdir)
         to_apply = [stack for wave in waves for stack in wave if stack not in unchanged]
         if to_apply:
             await self.prepare_backend(config, to_apply)
-            await self._warm_plugin_cache(outdir / "stacks" / to_apply[0], env)
+            await self._warm_plugin_cache(outdir, to_apply, env, init_cache)
         outputs: dict[str, dict[str, Any]] = {}
         timings: dict[str, float] = {}
         changes: dict[str, dict[str, int]] = {}
@@ -291,7 +304,7 @@ class CdktfStacksProvider(CloudProvider):
                 plan_file = terraform.path / PLAN_FILE if config.saved_plans else None
                 try:
                     terraform.phase("init")
-                    await terraform.init(on_line=sink)
+                    await terraform.init(on_line=sink, cache=init_cache)
                     if progress is not None:
                         progress.started(stack)
                     applying = True
@@ -357,8 +370,9 @@ class CdktfStacksProvider(CloudProvider):
         work = self._project_dir() / ".cache" / "deployments" / f"destroy-{deployment_id}-{int(time.time())}"
         outdir = ledger.extract(deployment_id, work / "cdktf.out")
         env = self.terraform_env()
+        init_cache = self.init_cache()
         waves = list(reversed(self.waves(outdir)))
-        await self._warm_plugin_cache(outdir / "stacks" / waves[0][0], env)
+        await self._warm_plugin_cache(outdir, [stack for wave in waves for stack in wave], env, init_cache)
         keep_resources = record.environment == "production"
 
         async def destroy_stack(stack: str) -> None:
@@ -366,7 +380,7 @@ class CdktfStacksProvider(CloudProvider):
             sink = self._sink(None, stack)
             terraform.phase("init")
             try:
-                await terraform.init(on_line=sink)
+                await terraform.init(on_line=sink, cache=init_cache)
                 if keep_resources:
                     await self._forget_kept_resources(terraform, sink)
                 terraform.phase("refresh", "refresh and plan the destroy")
@@ -429,10 +443,11 @@ class CdktfStacksProvider(CloudProvider):
         if outdir is None:
             outdir = await asyncio.to_thread(self.synthesize, config)
         env = self.terraform_env()
+        init_cache = self.init_cache()
         waves = self.waves(outdir, config.stacks)
         dependencies = self.dependencies(outdir)
         await self.prepare_backend(config, [stack for wave in waves for stack in wave])
-        await self._warm_plugin_cache(outdir / "stacks" / waves[0][0], env)
+        await self._warm_plugin_cache(outdir, [stack for wave in waves for stack in wave], env, init_cache)
         limit = asyncio.Semaphore(config.concurrency)
         summaries: dict[str, PlanSummary] = {}
 
@@ -445,7 +460,7 @@ class CdktfStacksProvider(CloudProvider):
             async with limit:
                 sink = self._sink(config.on_line, stack)
                 try:
-                    await terraform.init(on_line=sink)
+                    await terraform.init(on_line=sink, cache=init_cache)
                     document = await terraform.plan(
                         terraform.path / PLAN_FILE, refresh_only=refresh_only, on_line=sink, timeout=config.timeout
                     )

@@ -20,6 +20,7 @@ from typing import Any
 from stacks_cloud.core.errors import CloudProviderError, InfrastructureError
 from stacks_cloud.core.secrets import redact_text
 from stacks_cloud.providers.process import ProcessObserver, ProcessResult, run_streaming
+from stacks_cloud.terraform.init_cache import InitCache, init_inputs_digest
 
 EventSink = Callable[[str, dict[str, Any]], None]
 """`sink(stack, event)`: terraform's `-json` events of a stack, and the engine's `phase` / `stack_done` events."""
@@ -175,12 +176,25 @@ class StackDir:
         )
         return result, events
 
-    async def init(self, *, on_line: Callable[[str], None] | None, timeout: float = 600) -> None:
+    async def init(
+        self, *, on_line: Callable[[str], None] | None, timeout: float = 600, cache: InitCache | None = None
+    ) -> bool:
+        """`terraform init`, or, with `cache`, the stack's kept init when nothing it depends on changed.
+
+        Returns True when terraform init ran, False when the kept one was reused."""
+        digest = init_inputs_digest(self.path, self.env) if cache is not None else ""
+        if cache is not None and cache.restore(self.name, self.path, digest):
+            if on_line is not None:
+                on_line("init: reused the last init of this stack (backend, providers and lock file unchanged)")
+            return False
         result, events = await self.run(
             ["init", "-input=false", "-no-color"], action="init", timeout=timeout, on_line=on_line
         )
         if result.exit_code != 0:
             raise self.failure("init", result, events)
+        if cache is not None:
+            cache.save(self.name, self.path, digest)
+        return True
 
     async def apply(
         self,
