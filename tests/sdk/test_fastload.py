@@ -154,7 +154,8 @@ def test_js_hook_skips_kernel_stack_traces_of_tokens(node: str) -> None:
 
 
 def test_type_check_hints_are_cached_and_still_checked() -> None:
-    """jsii's argument checks keep refusing a wrong type, each time, with the hints evaluated once."""
+    """jsii's argument checks keep refusing a wrong type, each time, with the hints evaluated once and plain
+    instances accepted without walking their type."""
     import typing
 
     import stacks_cloud.cdk as cdk
@@ -165,6 +166,9 @@ def test_type_check_hints_are_cached_and_still_checked() -> None:
     for attempt in ("first", "second"):
         with pytest.raises(TypeError, match="assume_role_policy"):
             iam_role.IamRole(stack, f"Role{attempt}", assume_role_policy=123)
+        with pytest.raises(TypeError, match="managed_policy_arns"):  # a list: checked item by item, as before
+            iam_role.IamRole(stack, f"Listed{attempt}", assume_role_policy="{}", managed_policy_arns=["arn", 1])
+    iam_role.IamRole(stack, "Good", assume_role_policy="{}", managed_policy_arns=["arn"], description=None)
     stub = next(  # the module's own namespace: jsii publishes a trimmed view of it
         value
         for name, value in iam_role.IamRole.__init__.__globals__.items()

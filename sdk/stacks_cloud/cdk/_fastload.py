@@ -21,6 +21,7 @@ cdktf through `cdk`.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.resources
 import importlib.util
 import os
@@ -28,6 +29,7 @@ import shutil
 import sys
 import tempfile
 import types
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,7 @@ def install() -> None:
     for package in PROVIDER_PACKAGES:
         _register_lazy_package(package)
     _cache_type_check_hints()
+    _fast_path_type_checks()
 
 
 TYPE_CHECK_STUB_PREFIX = "_typecheckingstub__"
@@ -82,9 +85,6 @@ def _cache_type_check_hints() -> None:
     are fixed module-level functions, so their hints never change; every other object is passed to
     the real `get_type_hints` untouched.
     """
-    import functools
-    import typing
-
     real = typing.get_type_hints
     if getattr(real, "__wrapped__", None) is not None:
         return  # already wrapped
@@ -111,6 +111,60 @@ def _cache_type_check_hints() -> None:
         return real(obj, globalns, localns, include_extras)
 
     typing.get_type_hints = get_type_hints
+
+
+def _fast_path_type_checks() -> None:
+    """Accept at once the arguments that are plain instances of a class their type names.
+
+    jsii's bindings check every argument with typeguard's `check_type`, which walks the type each
+    time: most arguments are a `str`, an `int`, a `bool`, None or a construct, checked against
+    `Optional[...]` or a `Union` of such classes. When the value is an instance of one of the plain
+    (non-protocol, non-generic) classes of its type, typeguard would accept it too, so it is accepted
+    here without the walk; anything else (a list, a mapping, an interface, a mismatch) goes to
+    typeguard, with the caller's namespaces, exactly as before.
+    """
+    try:
+        import typeguard
+    except ImportError:
+        return
+    real = typeguard.check_type
+    if getattr(real, "__wrapped__", None) is not None:
+        return  # already wrapped
+    plain: dict[object, tuple[type, ...]] = {}
+
+    def plain_classes(expected: object) -> tuple[type, ...]:
+        try:
+            return plain[expected]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable type object: no fast path
+            return ()
+        members = typing.get_args(expected) if typing.get_origin(expected) is typing.Union else (expected,)
+        found = tuple(
+            member
+            for member in members
+            if isinstance(member, type)
+            and typing.get_origin(member) is None
+            and not getattr(member, "_is_protocol", False)
+        )
+        try:
+            isinstance(None, found)  # a special form that is a class (typing.Any) refuses isinstance
+        except TypeError:
+            found = ()
+        plain[expected] = found
+        return found
+
+    @functools.wraps(real)
+    def check_type(argname: str, value: Any, expected_type: Any, memo: Any = None, **namespaces: Any) -> None:
+        if memo is None and not namespaces:
+            classes = plain_classes(expected_type)
+            if classes and isinstance(value, classes):
+                return
+            caller = sys._getframe(1)
+            namespaces = {"globals": caller.f_globals, "locals": caller.f_locals}
+        real(argname, value, expected_type, memo, **namespaces)
+
+    typeguard.check_type = check_type
 
 
 def restore_environment() -> None:

@@ -32,9 +32,21 @@ def read_once(construct: Construct, key: str, read: Callable[[], T]) -> T:
     return value
 
 
+def remember(construct: Construct, scope: Construct, construct_id: str) -> None:
+    """Record what an SDK construct was made with (its scope and id), so neither is asked of the Node side."""
+    known = _READS.setdefault(construct, {})
+    known["id"] = construct_id
+    known["scope"] = scope
+
+
 def stack_of(scope: Construct) -> TerraformStack:
-    """`TerraformStack.of(scope)`, read once per scope."""
-    return read_once(scope, "stack", lambda: TerraformStack.of(scope))
+    """`TerraformStack.of(scope)`, read once per scope (found through the remembered scopes when it can be)."""
+
+    def find() -> TerraformStack:
+        parent = _READS.get(scope, {}).get("scope")
+        return stack_of(parent) if isinstance(parent, Construct) else TerraformStack.of(scope)
+
+    return read_once(scope, "stack", find)
 
 
 def node_id(construct: Construct) -> str:

@@ -29,7 +29,7 @@ from stacks_cloud.cdk.aws import (
 )
 from stacks_cloud.constructs._options import Options, validate_options
 from stacks_cloud.constructs._removal import RemovalPolicy
-from stacks_cloud.constructs._stack import account_of, node_id
+from stacks_cloud.constructs._stack import account_of, node_id, remember
 from stacks_cloud.constructs.grants import Grantable, grant
 from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.core import naming
@@ -114,6 +114,7 @@ class Bucket(Construct):
             },
         )
         super().__init__(scope, construct_id)
+        remember(self, scope, construct_id)
         self.encryption_key = props.encryption_key
         retain = props.removal_policy is RemovalPolicy.RETAIN
         self.bucket = s3_bucket.S3Bucket(

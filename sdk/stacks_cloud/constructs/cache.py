@@ -23,7 +23,7 @@ from stacks_cloud.cdk.aws import (
     secretsmanager_secret_version,
 )
 from stacks_cloud.constructs._options import Options, validate_options
-from stacks_cloud.constructs._stack import node_id
+from stacks_cloud.constructs._stack import node_id, remember
 from stacks_cloud.constructs.database import SECRET_READ_ACTIONS
 from stacks_cloud.constructs.grants import Grantable, grant
 from stacks_cloud.constructs.kms import EncryptionKey
@@ -59,6 +59,7 @@ class RedisCluster(Construct):
     def __init__(self, scope: Construct, construct_id: str, vpc: Vpc, **options: object) -> None:
         props = validate_options(CacheOptions, scope, construct_id, options)
         super().__init__(scope, construct_id)
+        remember(self, scope, construct_id)
         key = props.encryption_key
         self.encryption_key = key
         self.security_group_id = vpc.admit_app(

@@ -19,7 +19,7 @@ from pydantic import AfterValidator, Field
 from stacks_cloud.cdk import Construct, TerraformResourceLifecycle
 from stacks_cloud.cdk.aws import db_instance, db_parameter_group, db_subnet_group, iam_role, iam_role_policy_attachment
 from stacks_cloud.constructs._options import Options, validate_options
-from stacks_cloud.constructs._stack import account_of, node_id, partition_of, region_of
+from stacks_cloud.constructs._stack import account_of, node_id, partition_of, region_of, remember
 from stacks_cloud.constructs.grants import Grantable, grant
 from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.constructs.network import Vpc
@@ -82,6 +82,7 @@ class DatabaseInstance(Construct):
     def __init__(self, scope: Construct, construct_id: str, vpc: Vpc, **options: object) -> None:
         props = validate_options(DatabaseOptions, scope, construct_id, options)
         super().__init__(scope, construct_id)
+        remember(self, scope, construct_id)
         port = ENGINE_PORT[props.engine]
         self.security_group_id = vpc.admit_app(
             self, "SecurityGroup", port=port, name=f"{props.identifier}-db", description="Database"

@@ -19,6 +19,7 @@ from stacks_cloud.cdk.aws import (
     route53_record,
 )
 from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._stack import remember
 from stacks_cloud.constructs.rest_api import LambdaRestApi
 from stacks_cloud.core import naming
 
@@ -60,6 +61,7 @@ class ApiDomain(Construct):
     ) -> None:
         options = validate_options(_ApiDomainOptions, scope, construct_id, {"domain_name": domain_name})
         super().__init__(scope, construct_id)
+        remember(self, scope, construct_id)
         self.certificate = acm_certificate.AcmCertificate(
             self,
             "Certificate",
@@ -150,6 +152,7 @@ class HttpsHealthCheck(Construct):
             {"host": host, "path": path, "failure_threshold": failure_threshold, "request_interval": request_interval},
         )
         super().__init__(scope, construct_id)
+        remember(self, scope, construct_id)
         self.check = route53_health_check.Route53HealthCheck(
             self,
             "Check",

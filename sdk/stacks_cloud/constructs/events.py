@@ -18,6 +18,7 @@ from pydantic import AfterValidator
 from stacks_cloud.cdk import Construct
 from stacks_cloud.cdk.aws import cloudwatch_event_rule, cloudwatch_event_target, iam_role
 from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._stack import remember
 from stacks_cloud.constructs.function import Code, Function, Runtime, VpcPlacement
 from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.constructs.queue import Queue
@@ -66,6 +67,7 @@ class Rule(Construct):
             RuleOptions, scope, construct_id, {"rule_name": rule_name, "schedule": schedule.expression_string}
         )
         super().__init__(scope, construct_id)
+        remember(self, scope, construct_id)
         self.rule = cloudwatch_event_rule.CloudwatchEventRule(
             self, "Rule", name=props.rule_name, schedule_expression=props.schedule
         )
@@ -137,6 +139,7 @@ class ScheduledFunction(Construct):
             ScheduleOptions, scope, construct_id, {"function_name": function_name, "memory_size": memory_size}
         )
         super().__init__(scope, construct_id)
+        remember(self, scope, construct_id)
         self.function = Function(
             self,
             "Handler",

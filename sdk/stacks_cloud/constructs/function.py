@@ -20,7 +20,7 @@ from stacks_cloud.cdk.aws import (
     lambda_permission,
 )
 from stacks_cloud.constructs._options import Options, validate_options
-from stacks_cloud.constructs._stack import account_of, partition_of, region_of
+from stacks_cloud.constructs._stack import account_of, partition_of, region_of, remember
 from stacks_cloud.constructs.grants import grant
 from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.constructs.logs import DEFAULT_RETENTION_DAYS, LogGroup, RetentionDays
@@ -162,6 +162,7 @@ class Function(Construct):
     def __init__(self, scope: Construct, construct_id: str, **options: object) -> None:
         props = validate_options(FunctionOptions, scope, construct_id, options)
         super().__init__(scope, construct_id)
+        remember(self, scope, construct_id)
         self.options = props
         partition = partition_of(self)
         self.role = iam_role.IamRole(

@@ -16,7 +16,7 @@ from stacks_cloud.cdk import Construct, Fn, TerraformResourceLifecycle
 from stacks_cloud.cdk.aws import kms_alias, kms_key
 from stacks_cloud.constructs._options import Options, validate_options
 from stacks_cloud.constructs._removal import RemovalPolicy
-from stacks_cloud.constructs._stack import account_of, partition_of, region_of
+from stacks_cloud.constructs._stack import account_of, partition_of, region_of, remember
 from stacks_cloud.constructs.grants import Grantable, grant
 
 ENCRYPT_DECRYPT = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
@@ -59,6 +59,7 @@ class EncryptionKey(Construct):
             },
         )
         super().__init__(scope, construct_id)
+        remember(self, scope, construct_id)
         partition, region = partition_of(self), region_of(self)
         account = account_of(self)
         policy = {

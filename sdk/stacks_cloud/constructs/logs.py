@@ -10,6 +10,7 @@ from pydantic import Field
 from stacks_cloud.cdk import Construct
 from stacks_cloud.cdk.aws import cloudwatch_log_group
 from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._stack import remember
 
 RetentionDays = Literal[
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
@@ -43,6 +44,7 @@ class LogGroup(Construct):
             LogGroupOptions, scope, construct_id, {"name": name, "retention_days": retention_days, "key_arn": key_arn}
         )
         super().__init__(scope, construct_id)
+        remember(self, scope, construct_id)
         self.group = cloudwatch_log_group.CloudwatchLogGroup(
             self, "Group", name=props.name, retention_in_days=props.retention_days, kms_key_id=props.key_arn
         )

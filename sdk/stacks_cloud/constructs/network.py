@@ -37,7 +37,7 @@ from stacks_cloud.cdk.aws import (
     vpc_security_group_ingress_rule,
 )
 from stacks_cloud.constructs._options import Options, validate_options
-from stacks_cloud.constructs._stack import region_of
+from stacks_cloud.constructs._stack import region_of, remember
 from stacks_cloud.constructs.function import VpcPlacement
 from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.constructs.logs import DEFAULT_RETENTION_DAYS, LogGroup, RetentionDays
@@ -105,6 +105,7 @@ class Vpc(Construct):
             },
         )
         super().__init__(scope, construct_id)
+        remember(self, scope, construct_id)
         self.props = props
         self.vpc = vpc.Vpc(
             self,

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from stacks_cloud.cdk import Construct, Fn
 from stacks_cloud.cdk.aws import sqs_queue
 from stacks_cloud.constructs._options import Options, validate_options
-from stacks_cloud.constructs._stack import node_id
+from stacks_cloud.constructs._stack import node_id, remember
 from stacks_cloud.constructs.grants import Grantable, grant
 from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.core import naming
@@ -94,6 +94,7 @@ class Queue(Construct):
             },
         )
         super().__init__(scope, construct_id)
+        remember(self, scope, construct_id)
         self.encryption_key = props.encryption_key
         key = props.encryption_key
         dlq = props.dead_letter_queue

@@ -35,7 +35,7 @@ from stacks_cloud.cdk.aws import (
     iam_role_policy_attachment,
 )
 from stacks_cloud.constructs._options import Options, validate_options
-from stacks_cloud.constructs._stack import node_id, partition_of, stack_of
+from stacks_cloud.constructs._stack import node_id, partition_of, remember, stack_of
 from stacks_cloud.constructs.function import Function
 from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.constructs.logs import DEFAULT_RETENTION_DAYS, LogGroup, RetentionDays
@@ -149,6 +149,7 @@ class LambdaRestApi(Construct):
             },
         )
         super().__init__(scope, construct_id)
+        remember(self, scope, construct_id)
         self.handler = handler
         self.props = props
         self.stage_name = props.stage_name

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, Field
 from stacks_cloud.cdk import Construct
 from stacks_cloud.cdk.aws import dynamodb_table
 from stacks_cloud.constructs._options import Options, validate_options
-from stacks_cloud.constructs._stack import node_id
+from stacks_cloud.constructs._stack import node_id, remember
 from stacks_cloud.constructs.grants import Grantable, grant
 from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.core import naming
@@ -81,6 +81,7 @@ class Table(Construct):
         )
         self.encryption_key = encryption_key
         super().__init__(scope, construct_id)
+        remember(self, scope, construct_id)
         keys = [props.partition_key] + ([props.sort_key] if props.sort_key else [])
         self.table = dynamodb_table.DynamodbTable(
             self,

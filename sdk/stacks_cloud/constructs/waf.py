@@ -16,6 +16,7 @@ from pydantic import Field
 from stacks_cloud.cdk import Construct
 from stacks_cloud.cdk.aws import wafv2_web_acl, wafv2_web_acl_association, wafv2_web_acl_logging_configuration
 from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._stack import remember
 from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.constructs.logs import DEFAULT_RETENTION_DAYS, LogGroup, RetentionDays
 
@@ -60,6 +61,7 @@ class WebAcl(Construct):
             {"name": name, "rate_limit": rate_limit, "encryption_key": encryption_key},
         )
         super().__init__(scope, construct_id)
+        remember(self, scope, construct_id)
         self.acl = wafv2_web_acl.Wafv2WebAcl(
             self,
             "Acl",
