@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +179,29 @@ def test_type_check_hints_are_cached_and_still_checked() -> None:
     assert first == second
     assert first is not second  # callers get their own copy
     assert getattr(typing.get_type_hints, "__wrapped__", None) is not None  # the caching wrapper is installed
+
+
+def test_a_killed_process_leaves_no_jsii_runtime_folder(tmp_path: Path) -> None:
+    """jsii extracts its runtime into a new temporary folder per kernel; we hand it the kept copy instead."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    code = (
+        "import os, signal\n"
+        "import stacks_cloud.cdk as cdk\n"
+        f"cdk.TerraformStack(cdk.App(outdir={str(tmp_path / 'out')!r}), 'started')\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "TMPDIR": str(scratch)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == -9, result.stderr
+    deadline = time.monotonic() + 20  # the orphaned kernel sees its stdin close, removes its folder and exits
+    while any(scratch.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sorted(path.name for path in scratch.iterdir()) == []

@@ -206,6 +206,13 @@ def _route_kernel_through_hook() -> None:
         _materialize_runtime(runtime_dir, embedded.EMBEDDED_FILES)
     os.environ["STACKS_CLOUD_REAL_JSII_RUNTIME"] = str(entrypoint)
     os.environ["JSII_RUNTIME"] = str(_JS_DIR / "jsii_runtime.js")
+    # jsii extracts its runtime into a new temporary folder at every kernel start, even with JSII_RUNTIME
+    # set (`environ.get("JSII_RUNTIME", self._jsii_runtime())` evaluates its default first), and only an
+    # orderly exit removes it: a killed process leaves one behind each time. The copy kept above serves.
+    from jsii._kernel.providers import process
+
+    if callable(getattr(process._NodeProcess, "_jsii_runtime", None)):
+        process._NodeProcess._jsii_runtime = lambda self: str(entrypoint)  # type: ignore[method-assign]
 
 
 def _materialize_runtime(target: Path, files: dict[str, str]) -> None:
