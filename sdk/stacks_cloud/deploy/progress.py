@@ -27,13 +27,12 @@ from rich.live import Live
 from rich.table import Table
 
 from stacks_cloud.core.secrets import redact_text
-from stacks_cloud.terraform.plan import short_address
+from stacks_cloud.terraform.plan import CHANGE_SUMMARY_KEYS, short_address
 
 CI_WIDTH = 250
 """Columns of the tables written to a log (CI): wide enough for stack names and URLs."""
 PHASES = ("waiting", "init", "refresh", "plan", "apply", "done", "failed", "interrupted")
 _ACTIONS = {"create": "creating", "update": "updating", "delete": "destroying", "read": "reading"}
-_KEYS = (("add", "add"), ("change", "change"), ("destroy", "remove"))
 _REGION = re.compile(r"[a-z]{2}(?:-gov)?-[a-z]+-\d+$")
 _DONE = {"create": "created", "update": "updated", "delete": "destroyed", "read": "read"}
 
@@ -228,8 +227,8 @@ class Progress:
             row.stack: {
                 "region": row.region,
                 "result": row.phase,
-                "planned": {key: row.changes.get(name, 0) for key, name in _KEYS},
-                "applied": {key: row.applied.get(name, 0) for key, name in _KEYS},
+                "planned": {key: row.changes.get(name, 0) for key, name in CHANGE_SUMMARY_KEYS},
+                "applied": {key: row.applied.get(name, 0) for key, name in CHANGE_SUMMARY_KEYS},
                 "seconds": round(row.elapsed(now), 1),
             }
             for row in self.rows.values()

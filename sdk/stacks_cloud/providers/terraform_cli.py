@@ -21,10 +21,10 @@ from stacks_cloud.core.errors import CloudProviderError, InfrastructureError
 from stacks_cloud.core.secrets import redact_text
 from stacks_cloud.providers.process import ProcessObserver, ProcessResult, run_streaming
 from stacks_cloud.terraform.init_cache import InitCache, init_inputs_digest
+from stacks_cloud.terraform.plan import CHANGE_SUMMARY_KEYS
 
 EventSink = Callable[[str, dict[str, Any]], None]
 """`sink(stack, event)`: terraform's `-json` events of a stack, and the engine's `phase` / `stack_done` events."""
-_COUNTS = (("add", "add"), ("change", "change"), ("destroy", "remove"))
 MISSING_BUCKET = ("NoSuchBucket", "does not exist", "bucket does not exist")
 
 LOCK_ERROR = "Error acquiring the state lock"
@@ -110,7 +110,7 @@ class Events:
             self.changed.append(str(address))
         elif kind == "change_summary" and (event.get("changes") or {}).get("operation") in ("apply", "destroy"):
             changes = event["changes"]
-            self.summary = {key: int(changes.get(name, 0)) for key, name in _COUNTS}
+            self.summary = {key: int(changes.get(name, 0)) for key, name in CHANGE_SUMMARY_KEYS}
         self.messages.append(message)
         return (message or None), event
 

@@ -142,6 +142,11 @@ def _has_managed(module: dict[str, Any]) -> bool:
     )
 
 
+CHANGE_SUMMARY_KEYS = (("add", "add"), ("change", "change"), ("destroy", "remove"))
+"""(our count, terraform's `change_summary` key): terraform's machine-readable events say "remove" for what
+its plans (and our counts) call "destroy"."""
+
+
 def counts(changes: list[ResourceChange]) -> dict[str, int]:
     """terraform's own counting: a replacement is one to add and one to destroy."""
     add = sum(c.action in (Action.CREATE, Action.REPLACE) for c in changes)
