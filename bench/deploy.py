@@ -60,6 +60,10 @@ def deploy(count: int, concurrency: int) -> tuple[float, float]:
             memory = 1024 if attempt == "changed" else 512
             config = config_for(REGIONS[:count], moto.url, Path(work) / ".state", memory)
             lines: list[str] = []
+
+            def keep(_stack: str, line: str, lines: list[str] = lines) -> None:
+                lines.append(line)
+
             started = time.monotonic()
             result = asyncio.run(
                 Cloud.deploy(
@@ -67,7 +71,7 @@ def deploy(count: int, concurrency: int) -> tuple[float, float]:
                     version="bench",
                     concurrency=concurrency,
                     project_dir=PROJECT_DIR,
-                    on_line=lambda _stack, line, keep=lines.append: keep(line),
+                    on_line=keep,
                 )
             )
             elapsed = time.monotonic() - started
