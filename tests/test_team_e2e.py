@@ -305,12 +305,21 @@ def test_a_killed_cli_leaves_terraform_to_finish_and_the_next_run_takes_over(tea
     assert len(children) == 2, "the lock names both running terraform processes"
     deploy.send_signal(signal.SIGKILL)  # the CLI only: terraform runs in its own process group
     deploy.wait(timeout=60)
-    status = json.loads(team.runner.run("--json", "status").stdout)
-    assert status["lock"]["stale"] is True
-    assert status["lock"]["deployment_id"].startswith("development-")
-    early = team.runner.run("deploy", "--version", "v3", memory=1024, visibility=120)
-    assert early.returncode == 1
-    assert "its terraform is still finishing (pid" in early.stderr
+    # Hold the orphaned terraform still while the other clone tries, so it is certainly still running
+    # then (its remaining provider waits are ~25 s, shorter than a busy machine's CLI start-up).
+    for pid in children:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        status = json.loads(team.runner.run("--json", "status").stdout)
+        assert status["lock"]["stale"] is True
+        assert status["lock"]["deployment_id"].startswith("development-")
+        early = team.runner.run("deploy", "--version", "v3", memory=1024, visibility=120)
+        assert early.returncode == 1, early.stdout + early.stderr
+        assert "its terraform is still finishing (pid" in early.stderr
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
     wait_gone(children, timeout=300)  # terraform finishes on its own, writes its state, releases its lock
     assert team.keys(".tflock") == []
     assert all(team.memory(region) == 1024 for region in REGIONS)  # the killed deploy's change was applied
