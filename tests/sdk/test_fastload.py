@@ -181,6 +181,43 @@ def test_type_check_hints_are_cached_and_still_checked() -> None:
     assert getattr(typing.get_type_hints, "__wrapped__", None) is not None  # the caching wrapper is installed
 
 
+def test_structs_are_sent_as_jsii_itself_sends_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The struct fast path builds the same kernel message as jsii's own serializer, nested blocks, lists,
+    maps and unset fields included, and a missing required field fails with jsii's own message."""
+    from jsii import _kernel
+
+    import stacks_cloud.cdk as cdk
+    from stacks_cloud.cdk.aws import iam_role_policy, lambda_function, sqs_queue
+
+    fast = _kernel._make_reference_for_native
+    original = getattr(fast, "__wrapped__", None)
+    kernel: Any = None  # only used for objects that are neither structs nor plain values
+    assert original is not None  # the fast path is installed
+    function = lambda_function.LambdaFunctionConfig(
+        function_name="api",
+        role="arn:aws:iam::123456789012:role/api",
+        environment=lambda_function.LambdaFunctionEnvironment(variables={"TABLE": "t", "EMPTY": ""}),
+        tracing_config=lambda_function.LambdaFunctionTracingConfig(mode="Active"),
+        layers=["a", "b"],
+        memory_size=512,
+        publish=False,
+        lifecycle=cdk.TerraformResourceLifecycle(ignore_changes=["tags"]),
+    )
+    queue = sqs_queue.SqsQueueConfig(name="jobs", visibility_timeout_seconds=300, tags={"app": "x"})
+    values: list[Any] = [function, queue, [queue, None, 1.5, True], {"q": queue}, "text", 3, None]
+    with monkeypatch.context() as patched:  # jsii's own serializer, recursing into itself only
+        patched.setattr(_kernel, "_make_reference_for_native", original)
+        expected = [original(kernel, value) for value in values]
+    assert [fast(kernel, value) for value in values] == expected
+    assert expected[0]["$jsii.struct"]["data"]["memorySize"] == 512  # the comparison is not of empty shells
+    assert expected[0]["$jsii.struct"]["data"]["description"] is None
+
+    broken = iam_role_policy.IamRolePolicyConfig(role="api", policy="{}")
+    del broken._values["policy"]  # as if built around the constructor's checks
+    with pytest.raises(AssertionError, match="Required property 'policy' is missing"):
+        fast(kernel, broken)
+
+
 def test_a_killed_process_leaves_no_jsii_runtime_folder(tmp_path: Path) -> None:
     """jsii extracts its runtime into a new temporary folder per kernel; we hand it the kept copy instead."""
     scratch = tmp_path / "tmp"

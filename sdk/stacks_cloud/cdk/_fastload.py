@@ -70,8 +70,10 @@ def install() -> None:
         _register_lazy_package(package)
     _cache_type_check_hints()
     _fast_path_type_checks()
+    _fast_struct_serialization()
 
 
+_PLAIN_CLASSES_CACHE_SIZE = 20_000
 TYPE_CHECK_STUB_PREFIX = "_typecheckingstub__"
 """The prefix of the module-level functions whose annotations jsii bindings check every argument against."""
 
@@ -130,15 +132,14 @@ def _fast_path_type_checks() -> None:
     real = typeguard.check_type
     if getattr(real, "__wrapped__", None) is not None:
         return  # already wrapped
-    plain: dict[object, tuple[type, ...]] = {}
+    # Keyed by identity: the hints come from the cache above, so a method's types are the same objects at
+    # every call, and hashing a typing form walks all its arguments. Holding the form keeps its id unique.
+    plain: dict[int, tuple[object, tuple[type, ...]]] = {}
 
     def plain_classes(expected: object) -> tuple[type, ...]:
-        try:
-            return plain[expected]
-        except KeyError:
-            pass
-        except TypeError:  # an unhashable type object: no fast path
-            return ()
+        entry = plain.get(id(expected))
+        if entry is not None and entry[0] is expected:
+            return entry[1]
         members = typing.get_args(expected) if typing.get_origin(expected) is typing.Union else (expected,)
         found = tuple(
             member
@@ -151,7 +152,9 @@ def _fast_path_type_checks() -> None:
             isinstance(None, found)  # a special form that is a class (typing.Any) refuses isinstance
         except TypeError:
             found = ()
-        plain[expected] = found
+        if len(plain) >= _PLAIN_CLASSES_CACHE_SIZE:  # forms built afresh at each call would pile up
+            plain.clear()
+        plain[id(expected)] = (expected, found)
         return found
 
     @functools.wraps(real)
@@ -165,6 +168,66 @@ def _fast_path_type_checks() -> None:
         real(argname, value, expected_type, memo, **namespaces)
 
     typeguard.check_type = check_type
+
+
+def _required_fields(struct_class: Any, mapping: Mapping[str, str]) -> frozenset[str]:
+    """The fields of a jsii struct class whose getter refuses a missing value (`Required property ...`)."""
+    empty = struct_class.__new__(struct_class)
+    empty._values = {}
+    required = set()
+    for python_name in mapping:
+        try:
+            getattr(empty, python_name)
+        except AssertionError:
+            required.add(python_name)
+    return frozenset(required)
+
+
+def _fast_struct_serialization() -> None:
+    """Serialize a jsii struct from its `_values` instead of calling every field's property getter.
+
+    jsii sends a struct (a resource's config, a nested block) as `{jsii name: value}` for every
+    field of its class, read one property at a time; each generated getter is
+    `typing.cast(typing.Optional[...], self._values.get(name))`, so a 30-field config builds 30
+    `typing` forms to send three values. The message is the same field for field here: each field's
+    value from `_values` (None when unset), and a required field that is missing still fails with
+    the getter's own message. A value that is not a generated struct (no `_values` dict) goes the
+    original way.
+    """
+    from jsii import _kernel
+    from jsii._runtime import python_jsii_mapping
+
+    real = _kernel._make_reference_for_native
+    if getattr(real, "__wrapped__", None) is not None:
+        return  # already wrapped
+    required: dict[type, frozenset[str]] = {}
+    plain = (str, int, float, bool)
+
+    @functools.wraps(real)
+    def make_reference_for_native(kernel: Any, d: Any) -> Any:
+        if d is None or type(d) in plain:
+            return d  # sent as it is, as the original does after its checks
+        values = getattr(d, "_values", None)
+        if type(values) is not dict or isinstance(d, type):
+            return real(kernel, d)
+        fqn = getattr(d, "__jsii_type__", None)
+        mapping = python_jsii_mapping(d)
+        if fqn is None or mapping is None:
+            return real(kernel, d)
+        struct_class = type(d)
+        try:
+            needed = required[struct_class]
+        except KeyError:
+            needed = required[struct_class] = _required_fields(struct_class, mapping)
+        data = {}
+        for python_name, jsii_name in mapping.items():
+            value = values.get(python_name)
+            if value is None and python_name in needed:
+                getattr(d, python_name)  # raises the getter's "Required property ... is missing"
+            data[jsii_name] = make_reference_for_native(kernel, value)
+        return {"$jsii.struct": {"fqn": fqn, "data": data}}
+
+    _kernel._make_reference_for_native = make_reference_for_native
 
 
 def restore_environment() -> None:
