@@ -34,9 +34,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from stacks_cloud.cdk import _preload
+
 PROVIDER_PACKAGES: tuple[str, ...] = ("cdktf_cdktf_provider_aws",)
 """Prebuilt provider bindings whose package `__init__` is replaced by a lazy one."""
 
+PRELOAD_ENV = "STACKS_CLOUD_PRELOAD_KERNEL"
+"""Set to 0 to start the kernel only when cdktf asks for it (see `cdk._preload`)."""
 _JS_DIR = Path(__file__).with_name("js")
 _KERNEL_ENV = ("JSII_NODE", "JSII_RUNTIME", "STACKS_CLOUD_REAL_JSII_RUNTIME")
 _installed = False
@@ -66,6 +70,8 @@ def install() -> None:
     _prefer_project_node()
     if "cdktf" not in sys.modules and "jsii._kernel" not in sys.modules:
         _route_kernel_through_hook()
+        if os.environ.get(PRELOAD_ENV) != "0":
+            _preload.preload()
     for package in PROVIDER_PACKAGES:
         _register_lazy_package(package)
     _cache_type_check_hints()
