@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -76,6 +77,86 @@ def test_main_reports_config_errors_without_a_traceback(tmp_path: Path) -> None:
     assert "environment = 'Bad_Env'" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (project / "cdktf.out" / "stacks").exists()  # nothing half-written
+
+
+SLOW_CONFIG = """
+import sys
+import time
+
+from config.cloud import CLOUD
+
+print("reading the config", file=sys.stderr, flush=True)
+time.sleep(120)  # the user presses Ctrl-C here
+"""
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_ctrl_c_during_a_synth_exits_130_in_one_line_and_keeps_the_last_synth(tmp_path: Path) -> None:
+    project = copy_project(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "APP_ENV"}
+    subprocess.run([sys.executable, "main.py"], cwd=project, env=env, check=True, timeout=300)
+    before = files_of(project / "cdktf.out")
+    (project / "slow_config.py").write_text(SLOW_CONFIG)
+    synth = subprocess.Popen(
+        [sys.executable, "main.py"],
+        cwd=project,
+        env={**env, "CLOUD_CONFIG": "slow_config.py"},
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    assert synth.stderr is not None
+    try:
+        assert synth.stderr.readline() == "reading the config\n"  # inside the synth, its staging folder made
+        assert [p.name for p in project.glob(".cdktf.out.*")] != []
+        os.killpg(synth.pid, signal.SIGINT)  # Ctrl-C signals the whole group: Python and the jsii kernel
+        code = synth.wait(timeout=60)
+    finally:
+        synth.kill()
+    rest = synth.stderr.read()
+    assert code == 130, rest
+    assert rest == "synth interrupted: cdktf.out is as it was\n"  # one line, no traceback
+    assert files_of(project / "cdktf.out") == before
+    assert [p.name for p in project.glob(".cdktf.out.*")] == []  # the staging folder went too
+
+
+EXIT_WORK = """
+import atexit, gc, weakref
+
+
+class Resource:
+    pass
+
+
+def at_exit():
+    print("atexit handler ran; objects frozen before it:", gc.get_freeze_count() > 0, flush=True)
+
+
+kept = Resource()
+weakref.finalize(kept, print, "finalizer ran", flush=True)
+atexit.register(at_exit)
+from main import app
+
+print("codes", [app.main(), app.main()], "frozen:", gc.get_freeze_count() > 0, flush=True)
+"""
+
+
+def test_a_synth_skips_only_the_last_collection_and_exit_work_still_runs(tmp_path: Path) -> None:
+    project = copy_project(tmp_path)
+    (project / "exit_work.py").write_text(EXIT_WORK)
+    env = {k: v for k, v in os.environ.items() if k != "APP_ENV"}
+    result = subprocess.run(
+        [sys.executable, "exit_work.py"], cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "codes [0, 0] frozen: False",  # nothing is frozen while the process works
+        "atexit handler ran; objects frozen before it: True",  # at exit, first, so the last collection skips them
+        "finalizer ran",
+    ]
 
 
 def test_cdktf_synth_of_production(tmp_path: Path) -> None:
