@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from stacks_cloud.cdk import _preload
+from stacks_cloud.cdk import _channel, _preload
 
 PROVIDER_PACKAGES: tuple[str, ...] = ("cdktf_cdktf_provider_aws",)
 """Prebuilt provider bindings whose package `__init__` is replaced by a lazy one."""
@@ -70,6 +70,7 @@ def install() -> None:
     _prefer_project_node()
     if "cdktf" not in sys.modules and "jsii._kernel" not in sys.modules:
         _route_kernel_through_hook()
+        _channel.install()
         if os.environ.get(PRELOAD_ENV) != "0":
             _preload.preload()
     for package in PROVIDER_PACKAGES:
