@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -242,3 +243,36 @@ def test_a_killed_process_leaves_no_jsii_runtime_folder(tmp_path: Path) -> None:
     while any(scratch.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert sorted(path.name for path in scratch.iterdir()) == []
+
+
+def test_kernel_requests_are_the_bytes_jsii_itself_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every request of a synth of the reference stack encodes to the same JSON with the plain-data hooks
+    as with jsii's own cattrs hooks."""
+    from jsii._kernel.providers import process
+    from jsii._runtime import kernel
+
+    from stacks_cloud.deploy.project import load_app
+    from stacks_cloud.testing import synth_stack
+
+    init = process._NodeProcess.__init__
+    original_init = getattr(init, "__wrapped__", None)
+    assert original_init is not None  # the hooks are installed
+    jsii_own: Any = types.SimpleNamespace()
+    original_init(jsii_own)  # a converter with jsii's hooks only (not a process: nothing to stop)
+    ours = kernel.provider._process._serializer  # type: ignore[attr-defined]
+    compared: list[str] = []
+    real_send = process._NodeProcess.send
+
+    def send(self: Any, request: Any, response_type: Any) -> Any:
+        expected = json.dumps(jsii_own._serializer.unstructure(request), default=process.jdefault)
+        assert json.dumps(ours.unstructure(request), default=process.jdefault) == expected
+        compared.append(type(request).__name__)
+        return real_send(self, request, response_type)
+
+    monkeypatch.setattr(process._NodeProcess, "send", send)
+    monkeypatch.syspath_prepend(str(PROJECT_DIR))
+    monkeypatch.chdir(PROJECT_DIR)
+    app = load_app(PROJECT_DIR)
+    synth_stack(app, app.load_config("production"), region="eu-west-1")
+    assert {"CreateRequest", "GetRequest", "StaticInvokeRequest"} <= set(compared)
+    assert len(compared) > 150

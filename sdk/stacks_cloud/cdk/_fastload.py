@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from stacks_cloud.cdk import _channel, _preload
+from stacks_cloud.cdk import _channel, _preload, _requests
 
 PROVIDER_PACKAGES: tuple[str, ...] = ("cdktf_cdktf_provider_aws",)
 """Prebuilt provider bindings whose package `__init__` is replaced by a lazy one."""
@@ -71,6 +71,7 @@ def install() -> None:
     if "cdktf" not in sys.modules and "jsii._kernel" not in sys.modules:
         _route_kernel_through_hook()
         _channel.install()
+        _requests.install()  # before the preload makes the kernel's `_NodeProcess`
         if os.environ.get(PRELOAD_ENV) != "0":
             _preload.preload()
     for package in PROVIDER_PACKAGES:
