@@ -93,7 +93,9 @@ SLOWEST_FIRST = [
 ]
 """Test files that deploy against moto (minutes each), longest first. With `-n N --dist loadfile` each file
 runs on one worker; starting these first keeps the suite's wall time near the longest of them rather than
-the longest plus whatever ran before it."""
+the longest plus whatever ran before it. xdist keeps this order only with `--no-loadscope-reorder` (by
+default it starts the files with the most tests first, which puts these last), and gives each worker two
+files at the start: with six workers, the six end-to-end files get one each (`scripts/test`)."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
