@@ -80,28 +80,32 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from /proc (Linux)")
-def test_a_killed_python_leaves_no_kernel_behind() -> None:
+def test_a_killed_python_leaves_no_kernel_behind(tmp_path: Path) -> None:
     python = subprocess.Popen(
         [
             sys.executable,
             "-c",
             textwrap.dedent("""
-                import time
+                import os, time
+                from stacks_cloud.testing import temporary_app  # first: the SDK starts the kernel its way
                 from jsii._runtime import kernel
-                from stacks_cloud.testing import temporary_app
                 temporary_app()
-                host = kernel.provider._process._process.pid
-                print(host, open(f"/proc/{host}/task/{host}/children").read().split()[0], flush=True)
+                host = kernel.provider._process._process
+                children = open(f"/proc/{host.pid}/task/{host.pid}/children").read().split()
+                print(host.pid, children[0], os.path.basename(host.args[-1]), flush=True)
                 time.sleep(120)
             """),
         ],
         cwd=PROJECT_DIR,
+        env={**os.environ, "TMPDIR": str(tmp_path)},  # what a killed process cannot clean up stays in here
         stdout=subprocess.PIPE,
         text=True,
     )
     assert python.stdout is not None
     try:
-        host, kernel = (int(pid) for pid in python.stdout.readline().split())
+        pids_and_host = python.stdout.readline().split()
+        assert pids_and_host[2:] == ["kernel_host.js"]  # the kernel on its socket, not behind jsii's host
+        host, kernel = int(pids_and_host[0]), int(pids_and_host[1])
         assert [alive(host), alive(kernel)] == [True, True]
     finally:
         python.send_signal(signal.SIGKILL)
