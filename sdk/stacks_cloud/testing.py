@@ -48,7 +48,11 @@ def temporary_app() -> App:
         stack = TerraformStack(temporary_app(), "test")
     """
     outdir = tempfile.mkdtemp(prefix="stacks-cloud-test-")
-    app = Testing.app(outdir=outdir)
+    try:
+        app = Testing.app(outdir=outdir)
+    except BaseException:
+        shutil.rmtree(outdir, ignore_errors=True)  # no app to tie the folder to
+        raise
     weakref.finalize(app, shutil.rmtree, outdir, True)
     return app
 

@@ -88,6 +88,8 @@ def test_only_the_expected_shape_is_read(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_a_failed_queued_load_raises_at_the_next_call_naming_the_assembly(tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     write_package(tmp_path, "preload_broken", LOAD)
     write_package(tmp_path, "preload_not_queued", LOAD.replace('"pkg"', '"other"'))
     outcome = run_python(
@@ -119,10 +121,12 @@ def test_a_failed_queued_load_raises_at_the_next_call_naming_the_assembly(tmp_pa
             "own_failure": own_failure,
             "stack": synth(stack),
         }}))
-        """
+        """,
+        env={"TMPDIR": str(scratch)},
     )
     assert outcome["queued"] == ["pkg", "constructs", "cdktf", "@cdktf/provider-aws"]
     bad_archive = "TAR_BAD_ARCHIVE: Unrecognized archive format"  # the kernel's own words
     assert outcome["queued_failure"] == f"RuntimeError: loading pkg@1.0.0: {bad_archive}"
     assert outcome["own_failure"] == f"RuntimeError: {bad_archive}"  # a package not queued loads as before
     assert outcome["stack"]["output"]["out"]["value"] == "v"
+    assert list(scratch.iterdir()) == []  # the app that failed to start left no folder; the other went at exit
