@@ -94,6 +94,18 @@ def files_of(folder: Path) -> dict[str, bytes]:
     return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
+def threads_of(pid: int) -> list[int]:
+    """The process's threads, the main one first."""
+    return sorted((int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()), key=lambda tid: tid != pid)
+
+
+def takes_sigint(pid: int, thread: int) -> bool:
+    """Whether `thread` of `pid` leaves SIGINT unblocked (the kernel may hand it a process's Ctrl-C)."""
+    status = Path(f"/proc/{pid}/task/{thread}/status").read_text()
+    blocked = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")), 16)
+    return not blocked & (1 << (signal.SIGINT - 1))
+
+
 def test_ctrl_c_during_a_synth_exits_130_in_one_line_and_keeps_the_last_synth(tmp_path: Path) -> None:
     project = copy_project(tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "APP_ENV"}
@@ -112,6 +124,9 @@ def test_ctrl_c_during_a_synth_exits_130_in_one_line_and_keeps_the_last_synth(tm
     try:
         assert synth.stderr.readline() == "reading the config\n"  # inside the synth, its staging folder made
         assert [p.name for p in project.glob(".cdktf.out.*")] != []
+        # Only the main thread takes SIGINT: landing on the jsii stderr thread, it would leave the sleep
+        # (a blocking call) running for its 120 s.
+        assert [takes_sigint(synth.pid, thread) for thread in threads_of(synth.pid)] == [True, False]
         os.killpg(synth.pid, signal.SIGINT)  # Ctrl-C signals the whole group: Python and the jsii kernel
         code = synth.wait(timeout=60)
     finally:

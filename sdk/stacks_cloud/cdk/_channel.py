@@ -20,9 +20,10 @@ import os
 import platform
 import socket
 import subprocess
-import threading
 from pathlib import Path
 from typing import Any
+
+from stacks_cloud.core.threads import start_helper_thread
 
 KERNEL_HOST = Path(__file__).with_name("js") / "kernel_host.js"
 DIRECT_ENV = "STACKS_CLOUD_DIRECT_KERNEL"
@@ -71,9 +72,7 @@ def _start(self: Any) -> None:
     self._process.stdin = ours.makefile("wb")
     self._process.stdout = ours.makefile("rb")
     ours.close()  # the two files keep the socket open until both are closed
-    self.sink_thread = threading.Thread(
-        name="process.stderr_sink", target=process.stderr_sink, args=(self._process.stderr,), daemon=True
-    )
-    self.sink_thread.start()
+    # Blocking Ctrl-C here keeps it for the main thread (see `core.threads`).
+    self.sink_thread = start_helper_thread(process.stderr_sink, self._process.stderr, name="process.stderr_sink")
     atexit.register(self.stop)
     self.handshake()

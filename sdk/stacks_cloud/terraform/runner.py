@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from stacks_cloud.core.errors import CloudProviderError
+from stacks_cloud.core.threads import start_helper_thread
 
 STDERR_TAIL_LINES = 30
 
@@ -63,12 +63,10 @@ def run_terraform(
             if on_line is not None:
                 on_line(line.rstrip("\n"))
 
-    readers = [
-        threading.Thread(target=pump, args=(process.stdout, stdout_lines.append), daemon=True),
-        threading.Thread(target=pump, args=(process.stderr, stderr_tail.append), daemon=True),
+    readers = [  # they leave Ctrl-C to the thread that waits below (see `core.threads`)
+        start_helper_thread(pump, process.stdout, stdout_lines.append),
+        start_helper_thread(pump, process.stderr, stderr_tail.append),
     ]
-    for reader in readers:
-        reader.start()
     try:
         exit_code: int | None = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -1,0 +1,36 @@
+"""Helper threads that leave Ctrl-C to the main thread.
+
+The OS hands a signal sent to the process (Ctrl-C reaches the terminal's whole process group) to any
+one of its threads that does not block it. Python runs its handler in the main thread, but when the
+signal lands on a helper thread, a blocking call in the main thread (a sleep, a read, a lock) is not
+interrupted: `KeyboardInterrupt` waits until that call returns. A config that sleeps or a hook that
+waits on the network then ignores Ctrl-C for as long as it blocks.
+
+Threads started here block SIGINT and SIGTERM from their first instruction (a new thread inherits
+its creator's signal mask), so those signals always go to a thread that handles them at once.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+MAIN_THREAD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+"""The signals helper threads never take."""
+
+
+def start_helper_thread(target: Callable[..., object], *args: Any, name: str | None = None) -> threading.Thread:
+    """Start `target(*args)` on a daemon thread that blocks `MAIN_THREAD_SIGNALS`; return the thread."""
+    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: console Ctrl-C goes to the main thread anyway
+        thread.start()
+        return thread
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, MAIN_THREAD_SIGNALS)
+    try:
+        thread.start()  # the new thread starts with the mask blocked above
+    finally:
+        # A signal that arrived meanwhile was held for the process; it is delivered now, here.
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    return thread
