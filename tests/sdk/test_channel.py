@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from stacks_cloud.cdk import _channel
+from tests.sdk.python_runs import last_json, run_python
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -34,23 +34,6 @@ SYNTH = """
         "stack": synth(stack),
     }))
 """
-
-
-def run_python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=PROJECT_DIR,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def last_json(result: subprocess.CompletedProcess[str]) -> Any:
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_the_kernel_talks_to_python_on_a_socket_and_builds_the_same_stacks() -> None:

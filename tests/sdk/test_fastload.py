@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 import types
 from pathlib import Path
@@ -16,21 +15,14 @@ from typing import Any
 import pytest
 
 from stacks_cloud.cdk import _fastload
+from tests.sdk.python_runs import python_json
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 HOOK = Path(_fastload.__file__).with_name("js") / "lazy_index_hook.js"
 
 
-def run_python(code: str, cwd: Path = PROJECT_DIR) -> Any:
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def test_only_the_used_provider_modules_are_imported() -> None:
-    facts = run_python("""
+    facts = python_json("""
         import json, sys
         from stacks_cloud.cdk.aws import provider, sqs_queue
         import stacks_cloud.cdk as cdk
@@ -48,7 +40,7 @@ def test_only_the_used_provider_modules_are_imported() -> None:
 
 
 def test_package_attribute_access_imports_the_submodule_on_demand() -> None:
-    facts = run_python("""
+    facts = python_json("""
         import json, sys
         import stacks_cloud.cdk as cdk
         import cdktf_cdktf_provider_aws as aws

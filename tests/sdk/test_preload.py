@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import json
-import os
-import subprocess
 import sys
-import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from stacks_cloud.cdk import _preload
-
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+from tests.sdk.python_runs import python_json
 
 SYNTH = """
     import json, sys
@@ -35,26 +29,12 @@ SYNTH = """
 """
 
 
-def run_python(code: str, env: dict[str, str] | None = None, cwd: Path = PROJECT_DIR) -> Any:
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def test_the_assemblies_are_queued_in_order_and_the_stack_is_the_same() -> None:
-    queued = run_python(SYNTH)
+    queued = python_json(SYNTH)
     assert queued["preloaded"] == ["constructs", "cdktf", "@cdktf/provider-aws"]
     # importing cdktf and the provider's modules waited for none of the kernel's answers (hello + 3 loads)
     assert queued["unread"] == [4, 0]
-    one_by_one = run_python(SYNTH, env={"STACKS_CLOUD_PRELOAD_KERNEL": "0"})
+    one_by_one = python_json(SYNTH, env={"STACKS_CLOUD_PRELOAD_KERNEL": "0"})
     assert (one_by_one["preloaded"], one_by_one["unread"]) == ([], [0, 0])
     assert queued["stack"] == one_by_one["stack"]
     assert queued["stack"]["resource"]["aws_sqs_queue"]["q"]["visibility_timeout_seconds"] == 300
@@ -92,7 +72,7 @@ def test_a_failed_queued_load_raises_at_the_next_call_naming_the_assembly(tmp_pa
     scratch.mkdir()
     write_package(tmp_path, "preload_broken", LOAD)
     write_package(tmp_path, "preload_not_queued", LOAD.replace('"pkg"', '"other"'))
-    outcome = run_python(
+    outcome = python_json(
         f"""
         import importlib.util, json, sys
         sys.path.insert(0, {str(tmp_path)!r})
