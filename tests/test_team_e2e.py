@@ -149,6 +149,11 @@ def team(moto: Moto, tmp_path_factory: pytest.TempPathFactory, tf_env: dict[str,
     config_file.write_text(CONFIG.format(moto=moto.url, bucket=bucket))
     env = moto.aws_env({k: v for k, v in os.environ.items() if not k.startswith("E2E_") and k != "APP_ENV"})
     env |= {"CI": "1", "TF_CLI_CONFIG_FILE": tf_env["TF_CLI_CONFIG_FILE"]}
+    # The tests SIGKILL a CLI and its terraform on purpose: what the killed processes leave in their temp
+    # folder (the jsii kernel's folder, terraform's plugin sockets) stays in this test's folder.
+    scratch = work / "tmp"
+    scratch.mkdir()
+    env["TMPDIR"] = str(scratch)
     clones = []
     for name in ("laptop", "runner"):
         folder = work / name
