@@ -7,7 +7,8 @@ interrupted: `KeyboardInterrupt` waits until that call returns. A config that sl
 waits on the network then ignores Ctrl-C for as long as it blocks.
 
 Threads started here block SIGINT and SIGTERM from their first instruction (a new thread inherits
-its creator's signal mask), so those signals always go to a thread that handles them at once.
+its creator's signal mask), so those signals always go to a thread that handles them at once. A
+process started from such a thread would inherit the blocked signals too: start none there.
 """
 
 from __future__ import annotations
