@@ -12,14 +12,13 @@ forwarded once and terraform finishes the resource in flight), with its machine-
 stream, and without a Node.js process per stack. The synthesized JSON is the same, so `cdktf
 deploy` of the same project still works as users expect.
 
-Before stacks start in parallel, one `terraform init -backend=false` warms the shared plugin cache:
-concurrent first installs into one cache are what fails with "text file busy" at 7+ stacks.
+Stacks share one provider plugin cache; their `terraform init`s take turns on it
+(`terraform.plugin_lock`), because concurrent installs into one cache fail.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import time
@@ -45,13 +44,13 @@ from stacks_cloud.models import (
     StateLock,
 )
 from stacks_cloud.providers.base import CloudProvider
-from stacks_cloud.providers.process import CancelledAfterExit, run_streaming
+from stacks_cloud.providers.process import CancelledAfterExit
 from stacks_cloud.providers.state_locks import find_state_locks, remove_state_lock
 from stacks_cloud.providers.terraform_cli import StackDir
 from stacks_cloud.stacks.app import stack_names
 from stacks_cloud.state.tfe import bootstrap_workspaces
 from stacks_cloud.terraform.cli_config import discover_provider_mirror, write_cli_config
-from stacks_cloud.terraform.init_cache import LOCK_FILE, InitCache
+from stacks_cloud.terraform.init_cache import InitCache
 from stacks_cloud.terraform.plan import Action, ResourceChange, counts, has_prior_state, read_drift, read_plan
 
 PLAN_FILE = "plan.tfplan"
@@ -241,29 +240,6 @@ class CdktfStacksProvider(CloudProvider):
         if report.created or report.updated:
             self._sink(config.on_line, "terraform-cloud")(str(report))
 
-    async def _warm_plugin_cache(self, outdir: Path, stacks: list[str], env: dict[str, str], cache: InitCache) -> None:
-        """Install the providers into the shared plugin cache once, unless every stack reuses its kept init."""
-        if not stacks or all(cache.matches(stack, outdir / "stacks" / stack, env) for stack in stacks):
-            return
-        stack_dir = outdir / "stacks" / stacks[0]
-        result = await run_streaming(
-            ["terraform", "init", "-backend=false", "-input=false", "-no-color"], cwd=stack_dir, env=env, timeout=600
-        )
-        if result.exit_code != 0:
-            raise CloudProviderError(
-                "terraform init failed",
-                provider=self.name,
-                stack=stack_dir.name,
-                exit_code=result.exit_code,
-                stderr_tail=result.tail,
-            )
-        # Leave no backend-less initialisation behind for the real init, nor a lock file the stack's own
-        # init would not have found (it is one of the inputs that decide whether a kept init is reused).
-        with contextlib.suppress(OSError):
-            (stack_dir / ".terraform" / "terraform.tfstate").unlink()
-        with contextlib.suppress(OSError):
-            (stack_dir / LOCK_FILE).unlink()
-
     # --- the CloudProvider interface ---------------------------------------------------------------------------
 
     async def deploy(self, config: DeploymentConfig) -> DeploymentResult:
@@ -280,7 +256,6 @@ class CdktfStacksProvider(CloudProvider):
         to_apply = [stack for wave in waves for stack in wave if stack not in unchanged]
         if to_apply:
             await self.prepare_backend(config, to_apply)
-            await self._warm_plugin_cache(outdir, to_apply, env, init_cache)
         outputs: dict[str, dict[str, Any]] = {}
         timings: dict[str, float] = {}
         changes: dict[str, dict[str, int]] = {}
@@ -372,7 +347,6 @@ class CdktfStacksProvider(CloudProvider):
         env = self.terraform_env()
         init_cache = self.init_cache()
         waves = list(reversed(self.waves(outdir)))
-        await self._warm_plugin_cache(outdir, [stack for wave in waves for stack in wave], env, init_cache)
         keep_resources = record.environment == "production"
 
         async def destroy_stack(stack: str) -> None:
@@ -447,7 +421,6 @@ class CdktfStacksProvider(CloudProvider):
         waves = self.waves(outdir, config.stacks)
         dependencies = self.dependencies(outdir)
         await self.prepare_backend(config, [stack for wave in waves for stack in wave])
-        await self._warm_plugin_cache(outdir, [stack for wave in waves for stack in wave], env, init_cache)
         limit = asyncio.Semaphore(config.concurrency)
         summaries: dict[str, PlanSummary] = {}
 

@@ -22,6 +22,7 @@ from stacks_cloud.core.secrets import redact_text
 from stacks_cloud.providers.process import ProcessObserver, ProcessResult, run_streaming
 from stacks_cloud.terraform.init_cache import InitCache, init_inputs_digest
 from stacks_cloud.terraform.plan import CHANGE_SUMMARY_KEYS
+from stacks_cloud.terraform.plugin_lock import plugin_cache_lock
 
 EventSink = Callable[[str, dict[str, Any]], None]
 """`sink(stack, event)`: terraform's `-json` events of a stack, and the engine's `phase` / `stack_done` events."""
@@ -187,9 +188,10 @@ class StackDir:
             if on_line is not None:
                 on_line("init: reused the last init of this stack (backend, providers and lock file unchanged)")
             return False
-        result, events = await self.run(
-            ["init", "-input=false", "-no-color"], action="init", timeout=timeout, on_line=on_line
-        )
+        async with plugin_cache_lock(self.env):  # the other stacks' inits wait (see `terraform.plugin_lock`)
+            result, events = await self.run(
+                ["init", "-input=false", "-no-color"], action="init", timeout=timeout, on_line=on_line
+            )
         if result.exit_code != 0:
             raise self.failure("init", result, events)
         if cache is not None:

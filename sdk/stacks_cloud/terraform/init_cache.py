@@ -52,13 +52,6 @@ class InitCache:
     def _entry(self, stack: str) -> Path:
         return self.root / stack
 
-    def matches(self, stack: str, stack_dir: Path, env: dict[str, str]) -> bool:
-        """Whether `stack_dir` (not yet initialised) can reuse the kept init of `stack`."""
-        try:
-            return (self._entry(stack) / DIGEST_FILE).read_text() == init_inputs_digest(stack_dir, env)
-        except OSError:
-            return False
-
     def restore(self, stack: str, stack_dir: Path, digest: str) -> bool:
         """Put the kept init of `stack` into `stack_dir` if it was made from the same inputs; True if it was."""
         entry = self._entry(stack)
