@@ -103,3 +103,13 @@ def test_without_a_plugin_cache_there_is_nothing_to_wait_for(tmp_path: Path) -> 
     assert asyncio.run(enter({})) is True
     assert asyncio.run(enter({"TF_PLUGIN_CACHE_DIR": str(tmp_path / "missing")})) is True
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_lock_file_that_cannot_be_opened_does_not_stop_the_init(tmp_path: Path) -> None:
+    (tmp_path / LOCK_NAME).mkdir()  # in the way: open() fails, as in a cache folder this user cannot write
+
+    async def enter() -> bool:
+        async with plugin_cache_lock({"TF_PLUGIN_CACHE_DIR": str(tmp_path)}):
+            return True  # terraform's own init reports a cache it cannot use
+
+    assert asyncio.run(enter()) is True

@@ -46,14 +46,24 @@ else:
 @contextlib.asynccontextmanager
 async def plugin_cache_lock(env: dict[str, str]) -> AsyncIterator[None]:
     """Hold the plugin cache of `env` (`TF_PLUGIN_CACHE_DIR`) for one init; no lock without a cache."""
-    folder = env.get("TF_PLUGIN_CACHE_DIR")
-    if not folder or not Path(folder).is_dir():
+    fd = _open_lock_file(env.get("TF_PLUGIN_CACHE_DIR"))
+    if fd is None:
         yield
         return
-    fd = os.open(Path(folder) / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         while not _try_lock(fd):
             await asyncio.sleep(POLL_SECONDS)
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def _open_lock_file(folder: str | None) -> int | None:
+    """A descriptor of the cache's lock file; None without a cache folder, or one this user cannot write
+    (terraform's init then reports the cache problem itself)."""
+    if not folder or not Path(folder).is_dir():
+        return None
+    try:
+        return os.open(Path(folder) / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return None
