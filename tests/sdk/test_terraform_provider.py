@@ -13,10 +13,17 @@ from stacks_cloud import Cloud
 from stacks_cloud.config import CloudConfig
 from stacks_cloud.deploy.ledger import SqliteLedger as Ledger
 from stacks_cloud.providers.cdktf_stacks import CdktfStacksProvider
+from tests.test_main import copy_project
 
 pytestmark = pytest.mark.terraform
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the app: the deployments' working folders and init cache stay out of the checkout."""
+    return copy_project(tmp_path)
 
 
 @pytest.fixture
@@ -42,11 +49,11 @@ def state_resources(path: Path) -> list[dict[str, object]]:
     return [r for r in json.loads(path.read_text())["resources"] if r["mode"] == "managed"]
 
 
-def test_terraform_data_stacks_deploy_update_and_destroy(config: CloudConfig, tmp_path: Path) -> None:
+def test_terraform_data_stacks_deploy_update_and_destroy(config: CloudConfig, project: Path, tmp_path: Path) -> None:
     lines: list[tuple[str, str]] = []
     first = asyncio.run(
         Cloud.deploy(
-            config, version="1.0.0", project_dir=PROJECT_DIR, on_line=lambda stack, line: lines.append((stack, line))
+            config, version="1.0.0", project_dir=project, on_line=lambda stack, line: lines.append((stack, line))
         )
     )
     stacks = ["tfdata-development-eu-west-1", "tfdata-development-us-east-1"]
@@ -58,7 +65,7 @@ def test_terraform_data_stacks_deploy_update_and_destroy(config: CloudConfig, tm
         (resource,) = state_resources(tmp_path / ".state" / f"{stack}.tfstate")
         assert resource["type"] == "terraform_data"
 
-    second = asyncio.run(Cloud.deploy(config, version="1.1.0", project_dir=PROJECT_DIR))
+    second = asyncio.run(Cloud.deploy(config, version="1.1.0", project_dir=project))
     for stack in stacks:  # the version is a replace trigger: new resource ids
         assert second.outputs[stack]["ReleaseId"] != first.outputs[stack]["ReleaseId"]
         assert second.outputs[stack]["Version"] == "1.1.0"
@@ -69,15 +76,15 @@ def test_terraform_data_stacks_deploy_update_and_destroy(config: CloudConfig, tm
     assert record.has_archive
     assert {stack: run["status"] for stack, run in record.stacks.items()} == dict.fromkeys(stacks, "deployed")
 
-    assert asyncio.run(Cloud.destroy(config, project_dir=PROJECT_DIR)) is True
+    assert asyncio.run(Cloud.destroy(config, project_dir=project)) is True
     for stack in stacks:
         assert state_resources(tmp_path / ".state" / f"{stack}.tfstate") == []
     assert ledger.history("tfdata", "development")[0].status == "destroyed"
 
 
-def test_an_unchanged_stack_is_skipped_unless_forced(config: CloudConfig, tmp_path: Path) -> None:
+def test_an_unchanged_stack_is_skipped_unless_forced(config: CloudConfig, project: Path, tmp_path: Path) -> None:
     stacks = ["tfdata-development-eu-west-1", "tfdata-development-us-east-1"]
-    first = asyncio.run(Cloud.deploy(config, version="2.0.0", project_dir=PROJECT_DIR, checks=False))
+    first = asyncio.run(Cloud.deploy(config, version="2.0.0", project_dir=project, checks=False))
     state = tmp_path / ".state" / f"{stacks[0]}.tfstate"
     serial = json.loads(state.read_text())["serial"]
 
@@ -86,7 +93,7 @@ def test_an_unchanged_stack_is_skipped_unless_forced(config: CloudConfig, tmp_pa
         Cloud.deploy(
             config,
             version="2.0.0",
-            project_dir=PROJECT_DIR,
+            project_dir=project,
             checks=False,
             on_event=lambda stack, event: events.append((stack, event)),
         )
@@ -107,7 +114,7 @@ def test_an_unchanged_stack_is_skipped_unless_forced(config: CloudConfig, tmp_pa
         Cloud.deploy(
             config,
             version="2.0.0",
-            project_dir=PROJECT_DIR,
+            project_dir=project,
             checks=False,
             force=True,
             on_event=lambda stack, event: events.append((stack, event)),
