@@ -15,6 +15,8 @@ import pytest
 from stacks_cloud.terraform import terraform_env
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+DIRECT_ENV = "STACKS_CLOUD_DIRECT_KERNEL"
+"""Set to 0, jsii relays the kernel through its own host (README, Fast synth)."""
 
 
 def copy_project(tmp_path: Path) -> Path:
@@ -106,12 +108,15 @@ def takes_sigint(pid: int, thread: int) -> bool:
     return not blocked & (1 << (signal.SIGINT - 1))
 
 
-def test_ctrl_c_during_a_synth_exits_130_in_one_line_and_keeps_the_last_synth(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kernel_host", ["socket", "jsii's relay"])
+def test_ctrl_c_during_a_synth_exits_130_in_one_line_and_keeps_the_last_synth(tmp_path: Path, kernel_host: str) -> None:
     project = copy_project(tmp_path)
-    env = {k: v for k, v in os.environ.items() if k != "APP_ENV"}
+    env = {k: v for k, v in os.environ.items() if k not in ("APP_ENV", DIRECT_ENV)}
     subprocess.run([sys.executable, "main.py"], cwd=project, env=env, check=True, timeout=300)
     before = files_of(project / "cdktf.out")
     (project / "slow_config.py").write_text(SLOW_CONFIG)
+    if kernel_host == "jsii's relay":  # jsii starts its own host and its own stderr thread (cdk._channel)
+        env[DIRECT_ENV] = "0"
     synth = subprocess.Popen(
         [sys.executable, "main.py"],
         cwd=project,

@@ -23,7 +23,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from stacks_cloud.core.threads import start_helper_thread
+from stacks_cloud.core.threads import leaves_signals_to_main_thread, start_helper_thread
 
 KERNEL_HOST = Path(__file__).with_name("js") / "kernel_host.js"
 DIRECT_ENV = "STACKS_CLOUD_DIRECT_KERNEL"
@@ -32,10 +32,16 @@ _EXPECTED_START = ("JSII_AGENT", "JSII_NODE", "--max-old-space-size=4069", "stde
 
 
 def install() -> bool:
-    """Make jsii start its kernel on a socket (True), or leave jsii as it is (False)."""
+    """Make jsii start its kernel on a socket (True), or leave jsii as it is (False).
+
+    Either way, the thread that copies the kernel's stderr leaves Ctrl-C to the main thread."""
+    from jsii._kernel.providers import process
+
+    sink = getattr(process, "stderr_sink", None)
+    if callable(sink):  # jsii's own start looks it up when it starts the thread
+        process.stderr_sink = leaves_signals_to_main_thread(sink)
     if os.environ.get(DIRECT_ENV) == "0" or not hasattr(socket, "socketpair"):
         return False
-    from jsii._kernel.providers import process
 
     node_process = process._NodeProcess
     try:

@@ -13,10 +13,14 @@ process started from such a thread would inherit the blocked signals too: start 
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 MAIN_THREAD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 """The signals helper threads never take."""
@@ -35,3 +39,20 @@ def start_helper_thread(target: Callable[..., object], *args: Any, name: str | N
         # A signal that arrived meanwhile was held for the process; it is delivered now, here.
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     return thread
+
+
+def leaves_signals_to_main_thread(target: Callable[P, R]) -> Callable[P, R]:
+    """`target`, blocking `MAIN_THREAD_SIGNALS` in its thread before it runs: for a helper thread that code
+    we do not own starts (`start_helper_thread` is better where we start it: it leaves no moment unblocked).
+    Called on the main thread, it runs `target` as it is."""
+    if getattr(target, "leaves_signals_to_main_thread", False) or not hasattr(signal, "pthread_sigmask"):
+        return target  # wrapped already, or Windows (see `start_helper_thread`)
+
+    @functools.wraps(target)
+    def leaving_signals(*args: P.args, **kwargs: P.kwargs) -> R:
+        if threading.current_thread() is not threading.main_thread():
+            signal.pthread_sigmask(signal.SIG_BLOCK, MAIN_THREAD_SIGNALS)
+        return target(*args, **kwargs)
+
+    leaving_signals.leaves_signals_to_main_thread = True  # type: ignore[attr-defined]
+    return leaving_signals
