@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from stacks_cloud.cdk import App
-from stacks_cloud.config import AwsSettings
+from stacks_cloud.config import AwsSettings, CloudConfig
 from stacks_cloud.core.errors import ConfigError, Problem
 from stacks_cloud.models import DeploymentConfig, Health
 from stacks_cloud.providers.cdktf_stacks import CdktfStacksProvider
@@ -41,11 +41,18 @@ class AwsProvider(CdktfStacksProvider):
         project_app.build(config.cloud, app=app, project_dir=config.project_dir)
 
     def url_from(self, outputs: dict[str, dict[str, Any]]) -> str | None:
+        """The global stack's URL; without one, the API URL of the first region in the config's order (the
+        primary region's), whatever order the stacks finished in."""
         for stack, values in outputs.items():
             if stack.endswith("-global") and "Url" in values:
                 return str(values["Url"])
-        urls = [str(values["ApiUrl"]) for values in outputs.values() if "ApiUrl" in values]
-        return urls[0] if urls else None
+        urls = {stack: str(values["ApiUrl"]) for stack, values in outputs.items() if "ApiUrl" in values}
+        if not urls:
+            return None
+        cloud = getattr(self.runtime, "cloud", None)
+        order = self.stack_names(cloud) if isinstance(cloud, CloudConfig) else []
+        first = min(urls, key=lambda stack: (order.index(stack) if stack in order else len(order), stack))
+        return urls[first]
 
     async def stacks_health(self, outputs: dict[str, dict[str, Any]]) -> dict[str, Health]:
         """Each regional stack's health from its own API's health-check endpoint (the global stack's
