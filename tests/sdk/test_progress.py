@@ -104,7 +104,9 @@ def test_the_live_table_and_the_summary() -> None:
         progress.event(US, hook("apply_start", "aws_sqs_queue.Jobs_Queue_1A2B3C4D", "create"))
         screen = stream.getvalue()
         progress.event(US, hook("apply_complete", "aws_sqs_queue.Jobs_Queue_1A2B3C4D", "create"))
+        progress.event(US, hook("apply_complete", "aws_sqs_queue.Jobs_DeadLetters_5E6F7A8B", "create"))
         progress.event(US, {"type": "stack_done", "result": "deployed", "url": "https://x.example/prod"})
+        progress.event(EU, summary("plan", 0, 1))
         progress.event(EU, {"type": "stack_done", "result": "failed", "url": None})
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
     assert re.search(r"stack\s+phase\s+resources\s+elapsed\s+now", plain), plain  # the head, in 80 columns
@@ -115,8 +117,18 @@ def test_the_live_table_and_the_summary() -> None:
     Progress(table, live=False).console.print(progress.summary())
     rows = table.getvalue().splitlines()
     assert rows[1].split() == ["stack", "region", "result", "changes", "duration", "url"]
-    assert rows[2].split()[:4] == [US, "us-east-1", "deployed", "+1"]
-    assert rows[2].split()[-1] == "https://x.example/prod"
-    assert rows[3].split()[:3] == [EU, "eu-west-1", "failed"]
-    assert progress.as_dict()[US]["applied"] == {"add": 1, "change": 0, "destroy": 0}
+    # a complete apply: its changes (as planned), the URL
+    assert rows[2].split() == [
+        US,
+        "us-east-1",
+        "deployed",
+        "+2",
+        "~0",
+        "-0",
+        rows[2].split()[6],
+        "https://x.example/prod",
+    ]
+    # a failed apply: what it changed, of what was planned (never the plan alone, as if made)
+    assert rows[3].split()[:9] == [EU, "eu-west-1", "failed", "+0", "~0", "-0", "of", "+0", "~1"]
+    assert progress.as_dict()[US]["applied"] == {"add": 2, "change": 0, "destroy": 0}
     assert progress.as_dict()[US]["planned"] == {"add": 2, "change": 0, "destroy": 0}

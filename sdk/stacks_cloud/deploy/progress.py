@@ -215,9 +215,7 @@ class Progress:
             table.add_column(column, no_wrap=True)
         for row in self.rows.values():
             url = row.url or str((outputs or {}).get(row.stack, {}).get("ApiUrl", "") or "")
-            changes = row.applied or row.changes
-            text = _signed(changes) if changes else "-"
-            table.add_row(row.stack, row.region, row.phase, text, f"{row.elapsed(now):.0f}s", url)
+            table.add_row(row.stack, row.region, row.phase, _changes_cell(row), f"{row.elapsed(now):.0f}s", url)
         return table
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
@@ -243,6 +241,16 @@ class Progress:
 def _region_of(stack: str) -> str:
     match = _REGION.search(stack)
     return match[0] if match else ("global" if stack.endswith("-global") else "")
+
+
+def _changes_cell(row: StackRow) -> str:
+    """What the stack's apply changed; "of" what its plan meant to change when the two differ (a failed or
+    interrupted apply), so a summary never shows a planned change as made. "-": not planned."""
+    if not row.applied and not row.changes:
+        return "-"
+    applied = _signed(row.applied)
+    planned = _signed(row.changes)
+    return applied if not row.changes or planned == applied else f"{applied} of {planned}"
 
 
 def _signed(counts: dict[str, int]) -> str:
