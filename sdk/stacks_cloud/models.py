@@ -127,8 +127,8 @@ class DeploymentStatus(BaseModel):
     """The guide's `DeploymentStatus` (`status`, `health`) plus the state of each stack.
 
     For an environment, `Cloud.status` describes what is live (the last deployment that completed)
-    and lists any deployment in progress; `status` is `pending` when nothing is live.
-    """
+    and lists any deployment in progress. When nothing is live, `status` is `destroyed` after a destroy,
+    else `pending` (nothing deployed yet)."""
 
     status: State
     health: Health = Health.UNKNOWN

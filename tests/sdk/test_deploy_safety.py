@@ -310,16 +310,18 @@ def test_status_names_the_live_version_after_a_failure(tmp_path: Path) -> None:
 def test_rollback_after_a_destroy_needs_recreate(tmp_path: Path) -> None:
     provider = RecordingProvider()
     config = config_of(provider, tmp_path)
+    assert run(Cloud.status(config, project_dir=tmp_path)).status == State.PENDING  # nothing deployed yet
     run(Cloud.deploy(config, version="1", project_dir=tmp_path))
     run(Cloud.deploy(config, version="2", project_dir=tmp_path))
     assert run(Cloud.destroy(config, project_dir=tmp_path)) is True
-    assert run(Cloud.status(config, project_dir=tmp_path)).status == State.PENDING  # nothing live
+    assert run(Cloud.status(config, project_dir=tmp_path)).status == State.DESTROYED  # nothing live, since a destroy
     with pytest.raises(ConfigError, match="pass --recreate"):
         run(Cloud.rollback(config, project_dir=tmp_path))
     assert [v for v, _ in provider.deployed] == ["1", "2"]
     run(Cloud.rollback(config, recreate=True, project_dir=tmp_path))
     assert [v for v, _ in provider.deployed] == ["1", "2", "2"]  # the destroyed version, created again
-    assert run(Cloud.status(config, project_dir=tmp_path)).version == "2"
+    status = run(Cloud.status(config, project_dir=tmp_path))
+    assert (status.status, status.version) == (State.RUNNING, "2")
 
 
 def test_explicit_rollback_goes_back_one_completed_deployment(tmp_path: Path) -> None:

@@ -716,9 +716,13 @@ class Cloud:
         ]
         if deployment_id is None:
             live = ledger.live(*session.app_env)
-            if live is None:
+            if live is None:  # destroyed, or never deployed
+                destroyed = ledger.destroyed_since_live(*session.app_env) is not None
                 return DeploymentStatus(
-                    status=State.PENDING, in_progress=in_progress, lock=lock, environment=config.environment
+                    status=State.DESTROYED if destroyed else State.PENDING,
+                    in_progress=in_progress,
+                    lock=lock,
+                    environment=config.environment,
                 )
             deployment_id = live.id
         status = await session.provider.get_status(deployment_id)

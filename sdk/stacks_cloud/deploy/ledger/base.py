@@ -255,6 +255,15 @@ class Ledger(ABC):
                 return None
         return None
 
+    def destroyed_since_live(self, app: str, environment: str) -> DeploymentRecord | None:
+        """The destroy that ended the environment's last live deployment, if that is how it ended."""
+        for record in self.history(app, environment, limit=1000):
+            if record.status == State.RUNNING:
+                return None
+            if record.status == State.DESTROYED:
+                return record
+        return None
+
     def in_progress(self, app: str, environment: str) -> list[DeploymentRecord]:
         return [
             record
