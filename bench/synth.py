@@ -8,7 +8,7 @@ jsii Node kernel), sampled from /proc every 10 ms.
 
     .venv/bin/python bench/synth.py --runs 5
     .venv/bin/python bench/synth.py --runs 3 --scaling 3,20   # N regions against M regions
-    .venv/bin/python bench/synth.py --runs 15 --warm           # one warm process: a test's synth, a watch re-synth
+    .venv/bin/python bench/synth.py --warm                     # one warm process, 15 runs: a test's synth, a re-synth
 
 Targets (issue 15): ours >= 8x faster than naive (3 regions, cold), and with --scaling 3,20: 20 regions
 in at most 2x the time of 3 regions, peak under 400 MB at 20 regions; with --warm, in one process after
@@ -204,12 +204,19 @@ def warm(runs: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5, help="runs per variant (default 5)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        help="runs per variant (default 5; with --warm 15: its runs take a tenth of a second, and noise"
+        " on a shared machine moves a median of 5 by a third)",
+    )
     parser.add_argument(
         "--scaling", metavar="N,M", help="instead: our synth with N and M regions side by side (e.g. 3,20)"
     )
     parser.add_argument("--warm", action="store_true", help="instead: a test's synth and a watch re-synth, warm")
     args = parser.parse_args()
+    if args.runs is None:
+        args.runs = 15 if args.warm else 5
     if args.warm:
         warm(args.runs)
         return 0
