@@ -15,24 +15,17 @@ REGIONAL_OUTPUTS = {  # in the order the stacks finished, which is not the confi
 }
 
 
-def provider_for(tmp_path: Path, cloud: dict[str, object]) -> AwsProvider:
+def provider_for(tmp_path: Path, **multi_region: object) -> AwsProvider:
+    """The provider, attached to a three-region app's config (primary us-east-1) plus `multi_region`."""
+    regions = {"enabled": True, "primaryRegion": "us-east-1", "replicaRegions": ["eu-west-1", "ap-southeast-1"]}
+    cloud = CloudConfig.model_validate({"appName": "shop", "multiRegion": {**regions, **multi_region}})
     provider = AwsProvider()
-    provider.attach(ProviderRuntime(project_dir=tmp_path, ledger=None, cloud=CloudConfig.model_validate(cloud)))
+    provider.attach(ProviderRuntime(project_dir=tmp_path, ledger=None, cloud=cloud))
     return provider
 
 
 def test_without_a_global_stack_the_url_is_the_primary_regions_whatever_finished_first(tmp_path: Path) -> None:
-    provider = provider_for(
-        tmp_path,
-        {
-            "appName": "shop",
-            "multiRegion": {
-                "enabled": True,
-                "primaryRegion": "us-east-1",
-                "replicaRegions": ["eu-west-1", "ap-southeast-1"],
-            },
-        },
-    )
+    provider = provider_for(tmp_path)
     assert provider.url_from(REGIONAL_OUTPUTS) == "https://us.example"
     assert provider.url_from(dict(reversed(REGIONAL_OUTPUTS.items()))) == "https://us.example"
     # a deploy of some stacks only (--stacks): the first of them in the config's order
@@ -42,17 +35,6 @@ def test_without_a_global_stack_the_url_is_the_primary_regions_whatever_finished
 
 
 def test_the_global_stacks_url_wins(tmp_path: Path) -> None:
-    provider = provider_for(
-        tmp_path,
-        {
-            "appName": "shop",
-            "multiRegion": {
-                "enabled": True,
-                "primaryRegion": "us-east-1",
-                "replicaRegions": ["eu-west-1", "ap-southeast-1"],
-                "domainName": "api.shop.example",
-            },
-        },
-    )
+    provider = provider_for(tmp_path, domainName="api.shop.example")
     outputs = {**REGIONAL_OUTPUTS, "shop-development-global": {"Url": "https://api.shop.example"}}
     assert provider.url_from(outputs) == "https://api.shop.example"
