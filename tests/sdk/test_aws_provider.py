@@ -38,3 +38,7 @@ def test_the_global_stacks_url_wins(tmp_path: Path) -> None:
     provider = provider_for(tmp_path, domainName="api.shop.example")
     outputs = {**REGIONAL_OUTPUTS, "shop-development-global": {"Url": "https://api.shop.example"}}
     assert provider.url_from(outputs) == "https://api.shop.example"
+
+
+def test_a_provider_not_attached_to_a_config_takes_the_stacks_in_name_order() -> None:
+    assert AwsProvider().url_from(dict(reversed(REGIONAL_OUTPUTS.items()))) == "https://ap.example"

@@ -49,7 +49,7 @@ class AwsProvider(CdktfStacksProvider):
         urls = {stack: str(values["ApiUrl"]) for stack, values in outputs.items() if "ApiUrl" in values}
         if not urls:
             return None
-        cloud = getattr(self.runtime, "cloud", None)
+        cloud = getattr(getattr(self, "runtime", None), "cloud", None)  # not attached: the stacks' names' order
         order = self.stack_names(cloud) if isinstance(cloud, CloudConfig) else []
         first = min(urls, key=lambda stack: (order.index(stack) if stack in order else len(order), stack))
         return urls[first]
