@@ -717,9 +717,8 @@ class Cloud:
         if deployment_id is None:
             live = ledger.live(*session.app_env)
             if live is None:  # destroyed, or never deployed
-                destroyed = ledger.destroyed_since_live(*session.app_env) is not None
                 return DeploymentStatus(
-                    status=State.DESTROYED if destroyed else State.PENDING,
+                    status=State.DESTROYED if _destroyed_last(ledger, config) else State.PENDING,
                     in_progress=in_progress,
                     lock=lock,
                     environment=config.environment,

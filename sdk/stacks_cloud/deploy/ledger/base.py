@@ -248,18 +248,12 @@ class Ledger(ABC):
 
     def live(self, app: str, environment: str) -> DeploymentRecord | None:
         """The deployment that is live: the newest that completed, unless a destroy came after it."""
-        record = self._last_settled(app, environment)
-        return record if record is not None and record.status == State.RUNNING else None
-
-    def destroyed_since_live(self, app: str, environment: str) -> DeploymentRecord | None:
-        """The destroy that ended the environment's last live deployment, if that is how it ended."""
-        record = self._last_settled(app, environment)
-        return record if record is not None and record.status == State.DESTROYED else None
-
-    def _last_settled(self, app: str, environment: str) -> DeploymentRecord | None:
-        """The newest deployment that is live (`running`) or was destroyed: what the environment is now."""
-        settled = (State.RUNNING, State.DESTROYED)
-        return next((r for r in self.history(app, environment, limit=1000) if r.status in settled), None)
+        for record in self.history(app, environment, limit=1000):
+            if record.status == State.RUNNING:
+                return record
+            if record.status == State.DESTROYED:
+                return None
+        return None
 
     def in_progress(self, app: str, environment: str) -> list[DeploymentRecord]:
         return [
