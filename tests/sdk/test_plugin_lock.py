@@ -113,3 +113,37 @@ def test_a_lock_file_that_cannot_be_opened_does_not_stop_the_init(tmp_path: Path
             return True  # terraform's own init reports a cache it cannot use
 
     assert asyncio.run(enter()) is True
+
+
+def test_a_command_that_finds_the_provider_mid_reinstall_runs_again_once_the_init_is_done(
+    tmp_path: Path, tf_env: dict[str, str]
+) -> None:
+    # What a full run met: one stack's plan started while another stack's init replaced the provider's
+    # entry in the shared cache, and failed "Required plugins are not installed".
+    cache = tmp_path / "plugins"
+    env = cache_env(tf_env, cache)
+    one = stack(tmp_path, "planning", env)
+    assert asyncio.run(one.init(on_line=None)) is True
+    (entry,) = cache.glob("registry.terraform.io/hashicorp/aws/*/*")
+    held = hold(cache)  # another stack's init...
+    entry.rename(entry.with_name("reinstalling"))  # ...has removed the entry and not put it back yet
+    lines: list[str] = []
+
+    async def scenario() -> int | None:
+        command = asyncio.ensure_future(
+            one.run(["validate", "-json", "-no-color"], action="validate", timeout=300, on_line=lines.append)
+        )
+        for _ in range(600):  # the first attempt fails, then waits for the cache
+            if command.done() or any("retrying" in line for line in lines):
+                break
+            await asyncio.sleep(0.1)
+        assert not command.done()
+        entry.with_name("reinstalling").rename(entry)  # the init is done
+        os.close(held)
+        result, _ = await asyncio.wait_for(command, timeout=300)
+        return result.exit_code
+
+    assert asyncio.run(scenario()) == 0
+    assert [line for line in lines if "retrying" in line] == [
+        "the provider was being re-installed in the shared plugin cache by another init: retrying"
+    ]

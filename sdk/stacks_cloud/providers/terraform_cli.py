@@ -24,6 +24,10 @@ from stacks_cloud.terraform.init_cache import InitCache, init_inputs_digest
 from stacks_cloud.terraform.plan import CHANGE_SUMMARY_KEYS
 from stacks_cloud.terraform.plugin_lock import plugin_cache_lock
 
+PLUGIN_MISSING = "there is no package for"
+"""terraform's error ("Required plugins are not installed: ... there is no package for <provider> cached in
+.terraform/providers") when a stack's `.terraform/providers` does not lead to the provider (its cache entry is
+being replaced)."""
 EventSink = Callable[[str, dict[str, Any]], None]
 """`sink(stack, event)`: terraform's `-json` events of a stack, and the engine's `phase` / `stack_done` events."""
 MISSING_BUCKET = ("NoSuchBucket", "does not exist", "bucket does not exist")
@@ -155,6 +159,21 @@ class StackDir:
         return self.log_dir / f"{self.name}.{action}.log" if self.log_dir else None
 
     async def run(
+        self, args: list[str], *, action: str, timeout: float, on_line: Callable[[str], None] | None
+    ) -> tuple[ProcessResult, Events]:
+        result, events = await self._run_once(args, action=action, timeout=timeout, on_line=on_line)
+        if result.exit_code != 0 and args[0] != "init" and PLUGIN_MISSING in result.output:
+            # Another stack's init was re-installing the provider into the shared cache, where this stack's
+            # `.terraform/providers` points (see `terraform.plugin_lock`). Terraform stops at that check,
+            # before reading or changing anything: once no init holds the cache, run the command again.
+            if on_line is not None:
+                on_line("the provider was being re-installed in the shared plugin cache by another init: retrying")
+            async with plugin_cache_lock(self.env):
+                pass
+            result, events = await self._run_once(args, action=action, timeout=timeout, on_line=on_line)
+        return result, events
+
+    async def _run_once(
         self, args: list[str], *, action: str, timeout: float, on_line: Callable[[str], None] | None
     ) -> tuple[ProcessResult, Events]:
         events = Events()

@@ -12,6 +12,11 @@ The other stacks of the run wait their turn, and so does another run on the mach
 folder. An init takes one to a few seconds with the cache filled. The wait polls, so a cancelled
 deploy (Ctrl-C) stops waiting at once. The lock goes with its file descriptor, even when the process
 is killed.
+
+A stack whose init is done runs its plan or apply while another stack's init may still be replacing a
+cache entry its `.terraform/providers` points to; terraform then stops before doing anything ("there is
+no package for ... cached in .terraform/providers"), and `StackDir.run` runs the command again once no
+init holds the cache.
 """
 
 from __future__ import annotations
