@@ -169,10 +169,6 @@ class CloudConfig(Model):
         """Advice about this config that does not stop a deploy (printed by the CLI and `cdktf synth`)."""
         return self.multi_region.warnings()
 
-    @property
-    def resource_prefix(self) -> str:
-        return f"{self.app_name}-{self.environment}"
-
     def names(self, region: str) -> ResourceNames:
         """The resource names of this app and environment in `region`."""
         return ResourceNames(self.app_name, self.environment, region)

@@ -9,7 +9,6 @@ Multi-AZ and enhanced monitoring are options (the guide's project turns them on 
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Literal
@@ -18,6 +17,7 @@ from pydantic import AfterValidator, Field
 
 from stacks_cloud.cdk import Construct, TerraformResourceLifecycle
 from stacks_cloud.cdk.aws import db_instance, db_parameter_group, db_subnet_group, iam_role, iam_role_policy_attachment
+from stacks_cloud.constructs._iam import assume_role_policy
 from stacks_cloud.constructs._options import Options, validate_options
 from stacks_cloud.constructs._stack import account_of, node_id, partition_of, region_of, remember
 from stacks_cloud.constructs.grants import Grantable, grant
@@ -145,18 +145,7 @@ class DatabaseInstance(Construct):
             self,
             "MonitoringRole",
             name_prefix="rds-monitoring-",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=assume_role_policy("monitoring.rds.amazonaws.com"),
         )
         iam_role_policy_attachment.IamRolePolicyAttachment(
             self,

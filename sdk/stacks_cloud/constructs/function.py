@@ -19,6 +19,7 @@ from stacks_cloud.cdk.aws import (
     lambda_function,
     lambda_permission,
 )
+from stacks_cloud.constructs._iam import assume_role_policy
 from stacks_cloud.constructs._options import Options, validate_options
 from stacks_cloud.constructs._stack import account_of, partition_of, region_of, remember
 from stacks_cloud.constructs.grants import grant
@@ -43,10 +44,7 @@ class Runtime(StrEnum):
     NODEJS_22_X = "nodejs22.x"
 
 
-_ASSUME_LAMBDA = (
-    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
-    '"Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
-)
+_ASSUME_LAMBDA = assume_role_policy("lambda.amazonaws.com", compact=True)
 
 
 @dataclass(frozen=True)

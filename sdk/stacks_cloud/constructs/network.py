@@ -11,7 +11,6 @@ group admitting `app_security_group` on their port only.
 from __future__ import annotations
 
 import ipaddress
-import json
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -36,6 +35,7 @@ from stacks_cloud.cdk.aws import (
     vpc_security_group_egress_rule,
     vpc_security_group_ingress_rule,
 )
+from stacks_cloud.constructs._iam import assume_role_policy
 from stacks_cloud.constructs._options import Options, validate_options
 from stacks_cloud.constructs._stack import region_of, remember
 from stacks_cloud.constructs.function import VpcPlacement
@@ -213,18 +213,7 @@ class Vpc(Construct):
             self,
             "FlowLogsRole",
             name_prefix="vpc-flow-logs-",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com"),
         )
         iam_role_policy.IamRolePolicy(
             self,

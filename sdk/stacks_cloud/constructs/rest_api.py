@@ -34,6 +34,7 @@ from stacks_cloud.cdk.aws import (
     iam_role,
     iam_role_policy_attachment,
 )
+from stacks_cloud.constructs._iam import assume_role_policy
 from stacks_cloud.constructs._options import Options, validate_options
 from stacks_cloud.constructs._stack import node_id, partition_of, remember, stack_of
 from stacks_cloud.constructs.function import Function
@@ -281,18 +282,7 @@ def cloudwatch_logging_role(scope: Construct) -> api_gateway_account.ApiGatewayA
         # A fixed name, not a prefix: a role created by an interrupted apply is then found by the next
         # one ("already exists", with the import command) instead of left behind as an orphan.
         name=f"{node_id(stack)[:57]}-apigw",  # IAM role names: 64 characters at most
-        assume_role_policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "apigateway.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
+        assume_role_policy=assume_role_policy("apigateway.amazonaws.com"),
     )
     iam_role_policy_attachment.IamRolePolicyAttachment(
         holder,

@@ -58,12 +58,6 @@ class Masker:
             self._values |= {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
             self._ordered = tuple(sorted(self._values, key=len, reverse=True))
 
-    def forget_all(self) -> None:
-        """Empty the registry (tests)."""
-        with self._lock:
-            self._values.clear()
-            self._ordered = ()
-
     def mask(self, text: str) -> str:
         for secret in self._ordered:
             if secret in text:

@@ -63,7 +63,6 @@ LambdaTimeout = Annotated[timedelta, BeforeValidator(_seconds), AfterValidator(_
 
 
 _RATE = re.compile(r"^rate\((?P<value>\d+) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
-_FIELDS = ("minutes", "hours", "day-of-month", "month", "day-of-week", "year")
 
 
 def schedule_problem(expression: str) -> str | None:

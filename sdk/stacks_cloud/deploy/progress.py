@@ -31,7 +31,6 @@ from stacks_cloud.terraform.plan import CHANGE_SUMMARY_KEYS, short_address
 
 CI_WIDTH = 250
 """Columns of the tables written to a log (CI): wide enough for stack names and URLs."""
-PHASES = ("waiting", "init", "refresh", "plan", "apply", "done", "failed", "interrupted")
 _ACTIONS = {"create": "creating", "update": "updating", "delete": "destroying", "read": "reading"}
 _REGION = re.compile(r"[a-z]{2}(?:-gov)?-[a-z]+-\d+$")
 _DONE = {"create": "created", "update": "updated", "delete": "destroyed", "read": "read"}
