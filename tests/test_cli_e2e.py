@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from stacks_cloud.config import S3StateSettings, StateEndpoints
-from stacks_cloud.deploy.ledger import S3Ledger
+from stacks_cloud.state import S3Ledger
 from tests.servers import Moto, moto_server
 from tests.test_main import copy_project
 

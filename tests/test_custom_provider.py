@@ -11,7 +11,7 @@ import pytest
 
 from config.cloud import load_config
 from stacks_cloud import Cloud, CloudProviderError, ConfigError, State
-from stacks_cloud.deploy.ledger import SqliteLedger as Ledger
+from stacks_cloud.state import SqliteLedger as Ledger
 from tests.servers import CustomCloudServer
 
 API_KEY = "ck-live-0f1e2d3c4b5a"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from stacks_cloud.core.errors import ConfigError
-from stacks_cloud.deploy.ledger import SqliteLedger
 from stacks_cloud.policy.gate import CHECKOV_ENV, find_checkov
+from stacks_cloud.state import SqliteLedger
 from tests.test_main import copy_project
 
 CLI = Path(sys.executable).with_name("cloud")

@@ -1,6 +1,6 @@
 """Real remote state, end to end: two regional stacks and the global stack applied against moto.
 
-Nothing in our code is mocked: `state.bootstrap` creates the state bucket through boto3, and plain
+Nothing in our code is mocked: `stacks_cloud.state.bootstrap_state` creates the state bucket through boto3, and plain
 `terraform init` / `apply` / `plan` run the synthesized stacks (offline provider mirror, every AWS
 endpoint and the S3 backend pointed at a `moto_server` on 127.0.0.1). The global stack reads the
 regional outputs through cdktf's cross-stack references (`terraform_remote_state` on S3).
@@ -28,8 +28,8 @@ from stacks_cloud.cdk import App
 from stacks_cloud.config import S3StateSettings
 from stacks_cloud.stacks import build_app, global_stack_name, regional_stack_name
 from stacks_cloud.state import BootstrapReport, bootstrap_state
-from stacks_cloud.terraform import run_terraform
 from tests.servers import Moto, moto_server
+from tests.terraform_run import terraform
 
 pytestmark = [pytest.mark.terraform, pytest.mark.e2e]
 
@@ -116,15 +116,14 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, tf_env: dict[str, str])
         regional = [regional_stack_name(config, region) for region in REGIONS]
         everything = [*regional, global_stack_name(config)]
         for name in everything:  # one at a time: inits share the plugin cache
-            run_terraform(["init", "-input=false", "-no-color"], cwd=deployment.stack_dir(name), env=env, timeout=300)
+            terraform(["init", "-input=false", "-no-color"], cwd=deployment.stack_dir(name), env=env, timeout=300)
 
         def apply(name: str) -> None:
-            run_terraform(
+            terraform(
                 ["apply", "-auto-approve", "-input=false", "-no-color"],
                 cwd=deployment.stack_dir(name),
                 env=env,
                 timeout=600,
-                stack=name,
             )
 
         with ThreadPoolExecutor(max_workers=len(regional)) as pool:
@@ -210,11 +209,10 @@ def test_a_second_plan_of_every_stack_shows_no_changes(deployment: Deployment) -
     names.append(global_stack_name(deployment.config))
     for name in names:
         # -detailed-exitcode: 0 = no changes, 2 = changes (which would fail here), 1 = error.
-        output = run_terraform(
+        output = terraform(
             ["plan", "-detailed-exitcode", "-input=false", "-no-color"],
             cwd=deployment.stack_dir(name),
             env=deployment.env,
-            stack=name,
         )
         assert "No changes." in output, output
 
@@ -266,4 +264,4 @@ def test_a_concurrent_apply_on_a_locked_stack_fails_with_a_lock_error(deployment
         reader.join(timeout=10)
     assert "Apply cancelled." in seen.decode()
     # The lock is released: the stack plans again without changes.
-    run_terraform(["plan", "-detailed-exitcode", "-input=false", "-no-color"], cwd=stack_dir, env=deployment.env)
+    terraform(["plan", "-detailed-exitcode", "-input=false", "-no-color"], cwd=stack_dir, env=deployment.env)

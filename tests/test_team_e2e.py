@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from stacks_cloud.config import S3StateSettings, StateEndpoints
-from stacks_cloud.deploy.ledger import S3Ledger, pid_alive
+from stacks_cloud.state import S3Ledger, pid_alive
 from tests.servers import Moto
 from tests.test_main import copy_project
 

@@ -12,16 +12,16 @@ import stacks_cloud.cdk as cdk
 from config.cloud import load_config
 from stacks.custom_stack import CustomStack
 from stacks_cloud.stacks import build_app, stack_names
-from stacks_cloud.terraform import run_terraform
+from tests.terraform_run import terraform
 
 pytestmark = pytest.mark.terraform
 
 
 def init_and_validate(stack_dir: Path, env: dict[str, str]) -> Any:
-    run_terraform(["init", "-input=false", "-no-color"], cwd=stack_dir, env=env, timeout=300)
+    terraform(["init", "-input=false", "-no-color"], cwd=stack_dir, env=env, timeout=300)
     # validate -json exits 1 for an invalid configuration and still prints the diagnostics.
-    output = run_terraform(["validate", "-json", "-no-color"], cwd=stack_dir, env=env, ok_exit_codes=(0, 1))
-    return json.loads(output)
+    output = terraform(["validate", "-json", "-no-color"], cwd=stack_dir, env=env, ok=(0, 1))
+    return json.loads(output[output.index("{") :])  # the JSON document, after anything terraform said first
 
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

@@ -40,6 +40,23 @@ class State(StrEnum):
 
 COMPLETED_STATES = frozenset({State.RUNNING, State.SUPERSEDED})
 """Deployments that applied completely: what a rollback can go back to."""
+IN_PROGRESS_STATES = frozenset({State.PENDING, State.DEPLOYING})
+FINAL_STATES = frozenset(State) - IN_PROGRESS_STATES
+"""Deployments that ended (their finish time is set): every state but pending and deploying."""
+
+
+class StackState(StrEnum):
+    """Where one stack of a deployment stands, as the ledger records it and the live view shows it."""
+
+    WAITING = "waiting"
+    """Not started: waiting for the stacks it depends on, or for a free slot."""
+    DEPLOYING = "deploying"
+    DEPLOYED = "deployed"
+    UNCHANGED = "unchanged"
+    """Its Terraform is identical to the live deployment's: skipped (recorded as `deployed`)."""
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    DESTROYED = "destroyed"
 
 
 class Health(StrEnum):
@@ -292,13 +309,14 @@ class DeploymentContext:
     url: str | None = None
     rolled_back_to: str | None = None
     """The deployment id `rollback()` restored, once it ran."""
-    _rollback: Callable[[], Awaitable[DeploymentResult | None]] | None = field(default=None, repr=False)
+    rollback_handler: Callable[[], Awaitable[DeploymentResult | None]] | None = field(default=None, repr=False)
+    """What `rollback()` runs: set by the deploy engine (None: nothing to roll back, as in a unit test)."""
 
     async def rollback(self) -> DeploymentResult | None:
         """Re-apply the archived stacks of the last successful deployment of this environment.
 
         Returns its result, or None when there is nothing to roll back to (a first deployment).
         """
-        if self._rollback is None:
+        if self.rollback_handler is None:
             return None
-        return await self._rollback()
+        return await self.rollback_handler()

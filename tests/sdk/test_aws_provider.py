@@ -7,6 +7,7 @@ from pathlib import Path
 from stacks_cloud import ProviderRuntime
 from stacks_cloud.config import CloudConfig
 from stacks_cloud.providers.aws import AwsProvider
+from stacks_cloud.state import SqliteLedger
 
 REGIONAL_OUTPUTS = {  # in the order the stacks finished, which is not the config's
     "shop-development-ap-southeast-1": {"ApiUrl": "https://ap.example"},
@@ -20,7 +21,7 @@ def provider_for(tmp_path: Path, **multi_region: object) -> AwsProvider:
     regions = {"enabled": True, "primaryRegion": "us-east-1", "replicaRegions": ["eu-west-1", "ap-southeast-1"]}
     cloud = CloudConfig.model_validate({"appName": "shop", "multiRegion": {**regions, **multi_region}})
     provider = AwsProvider()
-    provider.attach(ProviderRuntime(project_dir=tmp_path, ledger=None, cloud=cloud))
+    provider.attach(ProviderRuntime(project_dir=tmp_path, ledger=SqliteLedger(tmp_path / "ledger.sqlite"), cloud=cloud))
     return provider
 
 

@@ -29,7 +29,7 @@ from stacks_cloud import (
     hook,
 )
 from stacks_cloud.core.errors import DeploymentLockedError
-from stacks_cloud.deploy.ledger import Ledger, LockHolder, S3Ledger, SqliteLedger
+from stacks_cloud.state import Ledger, LockHolder, S3Ledger, SqliteLedger
 from tests.servers import MOTO_ACCESS_KEY, Moto
 
 

@@ -296,7 +296,7 @@ def test_rollback_then_notify_on_error() -> None:
         rolled.append("rollback")
 
     with RecordingServer({WEBHOOK_PATH: [(200, 0.0)]}) as server:
-        ctx = context(_rollback=fake_rollback)
+        ctx = context(rollback_handler=fake_rollback)
         hook = rollback_and_notify(notify_slack(server.url + WEBHOOK_PATH))
         run(Phase.ON_ERROR, hook, RuntimeError("post_deploy hook 'smoke' failed"), ctx)
     assert rolled == ["rollback"]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from stacks_cloud.providers.terraform_cli import StackDir
 from stacks_cloud.terraform.init_cache import INIT_DIR, LOCK_FILE, InitCache
+from stacks_cloud.terraform.local import StackDir
 
 pytestmark = pytest.mark.terraform
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import stacks_cloud.cdk as cdk
 from config.cloud import load_config
 from stacks.custom_stack import CustomStack
-from stacks_cloud.deploy.ledger import SqliteLedger as Ledger
 from stacks_cloud.providers.cdktf_stacks import kept_addresses
 from stacks_cloud.stacks import build_app
+from stacks_cloud.state import SqliteLedger as Ledger
 from stacks_cloud.testing import synth_file
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -151,7 +151,7 @@ def test_a_damaged_ledger_is_exit_2_with_a_message_and_a_json_error(tmp_path: Pa
 
 
 def test_unlock_asks_first_and_removes_a_stale_lock(tmp_path: Path) -> None:
-    from stacks_cloud.deploy.ledger import LockHolder, SqliteLedger
+    from stacks_cloud.state import LockHolder, SqliteLedger
 
     project = tiny_project(tmp_path / "tiny")
     ledger = SqliteLedger(project / ".state" / "ledger.sqlite")

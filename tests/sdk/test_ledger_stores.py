@@ -16,7 +16,7 @@ import pytest
 
 from stacks_cloud.config import S3StateSettings, StateEndpoints
 from stacks_cloud.core.errors import LedgerError
-from stacks_cloud.deploy.ledger import SCHEMA_VERSION, Ledger, LockHolder, S3Ledger, SqliteLedger
+from stacks_cloud.state import SCHEMA_VERSION, Ledger, LockHolder, S3Ledger, SqliteLedger
 from tests.servers import MOTO_ACCESS_KEY, Moto
 
 MakeLedger = Callable[[], Ledger]
@@ -251,7 +251,7 @@ def test_a_read_only_ledger_can_be_read_but_not_written(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         f"sys.path[:0] = {sys.path!r}\n"
-        "from stacks_cloud.deploy.ledger import SqliteLedger\n"
+        "from stacks_cloud.state import SqliteLedger\n"
         "from stacks_cloud.core.errors import LedgerError\n"
         f"ledger = SqliteLedger(__import__('pathlib').Path({str(path)!r}))\n"
         "print([r.version for r in ledger.history('shop', 'production')])\n"

@@ -25,9 +25,9 @@ from stacks_cloud import (
     State,
 )
 from stacks_cloud.config import CloudConfig
-from stacks_cloud.deploy.ledger import SqliteLedger as Ledger
 from stacks_cloud.hooks import hook
 from stacks_cloud.models import DeploymentContext
+from stacks_cloud.state import SqliteLedger as Ledger
 
 
 class CustomCloudProvider(CloudProvider):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks_cloud.providers.terraform_cli import StackDir
+from stacks_cloud.terraform.local import StackDir
 from stacks_cloud.terraform.plugin_lock import LOCK_NAME, plugin_cache_lock
 
 pytestmark = pytest.mark.terraform

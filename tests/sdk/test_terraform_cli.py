@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from stacks_cloud.core.errors import CloudProviderError, InfrastructureError
-from stacks_cloud.providers.process import ProcessResult
-from stacks_cloud.providers.terraform_cli import Events, StackDir
+from stacks_cloud.terraform.events import Events
+from stacks_cloud.terraform.local import StackDir
+from stacks_cloud.terraform.process import ProcessResult
 
 
 def diagnostic(summary: str, detail: str = "", address: str | None = None) -> str:

@@ -11,8 +11,8 @@ import pytest
 
 from stacks_cloud import Cloud
 from stacks_cloud.config import CloudConfig
-from stacks_cloud.deploy.ledger import SqliteLedger as Ledger
 from stacks_cloud.providers.cdktf_stacks import CdktfStacksProvider
+from stacks_cloud.state import SqliteLedger as Ledger
 from tests.test_main import copy_project
 
 pytestmark = pytest.mark.terraform

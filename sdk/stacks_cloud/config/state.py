@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -11,6 +13,7 @@ from stacks_cloud.config.base import Model
 from stacks_cloud.config.fields import HttpEndpoint
 from stacks_cloud.core import naming
 from stacks_cloud.core.errors import Problem
+from stacks_cloud.core.suggest import did_you_mean
 from stacks_cloud.core.types import Region
 
 S3BucketName = Annotated[
@@ -30,7 +33,7 @@ class StateEndpoints(Model):
 class S3StateSettings(Model):
     """State in an S3 bucket, key `{app}/{env}/{stack}.tfstate`, one object per stack.
 
-    Create the bucket (and lock table) once with `state.bootstrap.bootstrap_state`.
+    Create the bucket (and lock table) once with `cloud bootstrap` (`stacks_cloud.state.bootstrap_state`).
     """
 
     bucket: S3BucketName
@@ -103,8 +106,9 @@ class CloudStateSettings(Model):
 class StateConfig(Model):
     """Where each stack keeps its Terraform state; the same backend for every stack of an app."""
 
-    backend: Literal["local", "s3", "cloud"] = "local"
-    """Default: local, one state file per stack in `local_dir`."""
+    backend: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")] = "local"
+    """A registered state backend (`stacks_cloud.state`): `local`, `s3`, `cloud`, or one of the project's
+    own. Default: local, one state file per stack in `local_dir`."""
     local_dir: str = ".state"
     """Folder for local state: relative to the project and inside it (never inside cdktf.out, which synth
     rewrites), or an absolute path. Default: .state."""
@@ -116,15 +120,7 @@ class StateConfig(Model):
     """The synthesized stacks of the last N completed deployments are kept for rollbacks. Default: 10."""
 
     def semantic_problems(self) -> list[Problem]:
-        problems = []
-        for kind, example in (
-            ("s3", "{'bucket': 'acme-tfstate', 'region': 'us-east-1'}"),
-            ("cloud", "{'organization': 'acme'}"),
-        ):
-            if self.backend == kind and getattr(self, kind) is None:
-                problems.append(
-                    Problem(f"state.{kind}", None, f"is required when backend is {kind!r}.", f"add e.g. {example}.")
-                )
+        problems = _backend_problems(self)
         if self.s3 is not None:
             problems += self.s3.semantic_problems()
         if not Path(self.local_dir).is_absolute() and ".." in Path(self.local_dir).parts:
@@ -146,3 +142,31 @@ class StateConfig(Model):
                 )
             )
         return problems
+
+
+BackendCheck = Callable[[StateConfig], list[Problem]]
+_BACKENDS: dict[str, BackendCheck] = {}
+
+
+def accept_backend(name: str, check: BackendCheck) -> None:
+    """Let `state.backend` name `name`, whose settings `check` inspects (called by `state.register_backend`)."""
+    _BACKENDS[name] = check
+
+
+def _backend_problems(state: StateConfig) -> list[Problem]:
+    # The built-in backends register themselves when `stacks_cloud.state` is first imported. It sits above
+    # this layer (it writes cdktf backend blocks), so it is looked up by name, as a plugin would be.
+    importlib.import_module("stacks_cloud.state")
+    check = _BACKENDS.get(state.backend)
+    if check is None:
+        known = sorted(_BACKENDS)
+        return [
+            Problem(
+                "state.backend",
+                state.backend,
+                f"is not a state backend (registered: {', '.join(known)}).",
+                did_you_mean(state.backend, known)
+                or "use one of them, or register yours with stacks_cloud.state.register_backend.",
+            )
+        ]
+    return check(state)

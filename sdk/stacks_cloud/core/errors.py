@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from stacks_cloud.core.secrets import redact, redact_text
 
@@ -147,3 +147,67 @@ class DeploymentLockedError(InfrastructureError):
     def __init__(self, message: str, *, holder: Any) -> None:
         self.holder = holder
         super().__init__(message)
+
+
+class DescribedLock(Protocol):
+    """A terraform state lock as the errors name it (`models.StateLock` is one)."""
+
+    @property
+    def stack(self) -> str: ...
+
+    def describe(self) -> str: ...
+
+
+class StateLockedError(InfrastructureError):
+    """Terraform state locks are held on stacks: by a run still going, or left by one that was killed.
+
+    `locks` lists each lock (its stack, id, holder, where it is kept) when they were read from the
+    backend; `holder` is who holds the lock a terraform run met, when terraform said so.
+    `cloud unlock --stack NAME` removes a lock after showing it.
+    """
+
+    def __init__(
+        self,
+        locks: Sequence[DescribedLock] = (),
+        *,
+        stack: str | None = None,
+        holder: str | None = None,
+        message: str | None = None,
+        details: str = "",
+    ) -> None:
+        self.locks = list(locks)
+        self.holder = holder
+        self.stacks = [lock.stack for lock in self.locks] or ([stack] if stack else [])
+        if message is None:
+            message = (
+                f"{len(self.locks)} stack state lock(s) are held, by a run outside `cloud` (cdktf, terraform,"
+                " Terraform Cloud) or left by an interrupted one:\n"
+                + "\n".join(f"  - {lock.describe()}" for lock in self.locks)
+                + "\nCheck that no terraform is still running against them, then remove them with"
+                " `cloud unlock --stack NAME` (it shows each lock before removing it) and run again."
+            )
+        super().__init__(message, stack=stack, details=details)
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A resource that exists in the cloud but not in its stack's state, and how to bring it back."""
+
+    address: str
+    import_command: str
+
+
+class OrphanedResourcesError(InfrastructureError):
+    """An apply met resources that exist in the cloud but not in the stack's state (an interrupted apply
+    created them and could not record them). `orphans` gives each address with its `terraform import`."""
+
+    def __init__(self, action: str, orphans: Sequence[Orphan], *, stack: str, details: str = "") -> None:
+        self.orphans = list(orphans)
+        super().__init__(
+            f"{action} failed: {len(self.orphans)} resource(s) exist in the cloud but not in this stack's state"
+            " (an interrupted apply created them and could not record them). Import each one, or delete it"
+            " in the cloud and deploy again:\n"
+            + "\n".join(f"  - {orphan.address}: {orphan.import_command}" for orphan in self.orphans),
+            stack=stack,
+            details=details,
+        )

@@ -249,7 +249,7 @@ def run_interruptible(main: Coroutine[Any, Any, int]) -> int:
     nothing is left half-created (the AWS provider's own graceful stop cancels its API calls in
     flight); then exit 130. Second: running terraform gets SIGINT, once. Later ones only say so.
     """
-    from stacks_cloud.providers.process import force_interrupt, reset_interrupt
+    from stacks_cloud.terraform.process import force_interrupt, reset_interrupt
 
     reset_interrupt()
     loop = asyncio.new_event_loop()
@@ -437,29 +437,19 @@ async def _run(args: argparse.Namespace, config: CloudConfig, project: Project) 
     if args.command == "unlock":
         return await _unlock(args, config, project)
     if args.command == "bootstrap":
-        from stacks_cloud.state import bootstrap_state
+        from stacks_cloud.providers.registry import resolve_provider
+        from stacks_cloud.state import backend_for
 
-        if config.state.backend == "cloud" and config.state.cloud is not None:
-            from stacks_cloud.providers.registry import resolve_provider
-            from stacks_cloud.state.tfe import bootstrap_workspaces
-
-            provider = resolve_provider(config)
-            names = provider.stack_names(config) if hasattr(provider, "stack_names") else []
-            workspaces = bootstrap_workspaces(
-                config.state.cloud, names, app=config.app_name, environment=config.environment
-            )
-            data = {"created": workspaces.created, "updated": workspaces.updated, "existing": workspaces.existing}
-            _emit(args, data, str(workspaces))
-            return EXIT_OK
-        if config.state.s3 is None:
+        backend = backend_for(config)
+        outcome = backend.bootstrap(config, resolve_provider(config).stack_names(config))
+        if outcome is None:
             print(
-                "bootstrap creates the S3 state bucket (state.backend 's3' with state.s3) or the Terraform Cloud"
-                " workspaces (state.backend 'cloud' with state.cloud); this config uses the local backend",
+                f"bootstrap creates what a state backend needs once (the S3 state bucket, the Terraform Cloud"
+                f" workspaces); the {backend.name} backend of this config needs nothing created",
                 file=sys.stderr,
             )
             return EXIT_USAGE
-        report = bootstrap_state(config.state.s3)
-        _emit(args, {"created": report.created, "existing": report.existing}, str(report))
+        _emit(args, outcome.as_dict(), outcome.summary)
         return EXIT_OK
     raise AssertionError(args.command)
 

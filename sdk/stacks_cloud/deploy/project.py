@@ -99,14 +99,6 @@ class Project:
         path = context.get("configFile") if isinstance(context, dict) else None
         return (self.root / str(path)).resolve() if path else None
 
-    @property
-    def state_dir(self) -> Path:
-        return self.root / ".state"
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.root / ".cache"
-
 
 def load_app(root: Path) -> CloudApp:
     """The `CloudApp` the project's main.py declares, else one built from `config/cloud.py`'s `CLOUD`.

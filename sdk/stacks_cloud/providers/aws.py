@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from stacks_cloud.cdk import App
-from stacks_cloud.config import AwsSettings, CloudConfig
+from stacks_cloud.config import AwsSettings
 from stacks_cloud.core.errors import ConfigError, Problem
 from stacks_cloud.models import DeploymentConfig, Health
 from stacks_cloud.providers.cdktf_stacks import CdktfStacksProvider
@@ -49,15 +49,15 @@ class AwsProvider(CdktfStacksProvider):
         urls = {stack: str(values["ApiUrl"]) for stack, values in outputs.items() if "ApiUrl" in values}
         if not urls:
             return None
-        cloud = getattr(getattr(self, "runtime", None), "cloud", None)  # not attached: the stacks' names' order
-        order = self.stack_names(cloud) if isinstance(cloud, CloudConfig) else []
+        cloud = self.runtime.cloud if self.attached else None  # not attached: the stacks' names' order
+        order = self.stack_names(cloud) if cloud is not None else []
         first = min(urls, key=lambda stack: (order.index(stack) if stack in order else len(order), stack))
         return urls[first]
 
     async def stacks_health(self, outputs: dict[str, dict[str, Any]]) -> dict[str, Health]:
         """Each regional stack's health from its own API's health-check endpoint (the global stack's
         routing follows the same checks); stacks without an API: unknown."""
-        cloud = getattr(self.runtime, "cloud", None)
+        cloud = self.runtime.cloud if self.attached else None
         path = cloud.multi_region.health_check_path if cloud is not None else "/api/health"
         urls = {stack: f"{values['ApiUrl']}{path}" for stack, values in outputs.items() if "ApiUrl" in values}
         results = await asyncio.gather(*(asyncio.to_thread(self._healthy, url) for url in urls.values()))

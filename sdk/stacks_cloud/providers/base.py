@@ -20,24 +20,27 @@ by id and reports a `DeploymentStatus`. The guide's `CustomCloudProvider` in Pyt
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from stacks_cloud.config import CloudConfig
+from stacks_cloud.core.errors import CloudProviderError
 from stacks_cloud.models import (
     DeploymentConfig,
     DeploymentRecord,
     DeploymentResult,
     DeploymentStatus,
+    LedgerView,
     LineSink,
     PlanSummary,
     StateLock,
 )
-from stacks_cloud.providers.process import ProcessObserver
-from stacks_cloud.providers.terraform_cli import EventSink
 from stacks_cloud.stacks.app import CloudApp
+from stacks_cloud.terraform.events import EventSink
+from stacks_cloud.terraform.process import ProcessObserver
 
 
 class CloudProvider(ABC):
@@ -52,7 +55,30 @@ class CloudProvider(ABC):
 
     name: ClassVar[str] = ""
     settings_model: ClassVar[type[BaseModel] | None] = None
-    runtime: ProviderRuntime
+    _runtime: ProviderRuntime | None = None
+
+    @property
+    def runtime(self) -> ProviderRuntime:
+        """What the orchestrator shares with the provider (`attach`): the project, its app, the ledger."""
+        if self._runtime is None:
+            raise CloudProviderError(
+                f"provider {self.name!r} was used before the orchestrator attached it", provider=self.name
+            )
+        return self._runtime
+
+    @property
+    def attached(self) -> bool:
+        return self._runtime is not None
+
+    @property
+    def writes_terraform(self) -> bool:
+        """Whether `synthesize` writes Terraform the policy gate can check (it is overridden)."""
+        return type(self).synthesize is not CloudProvider.synthesize
+
+    def skips_everything(self, config: DeploymentConfig, outdir: Path) -> bool:
+        """Whether deploying `config` (synthesized in `outdir`) would apply nothing, every stack being
+        unchanged since the live deployment (its policy gate then still holds). Default: False."""
+        return False
 
     @abstractmethod
     async def deploy(self, config: DeploymentConfig) -> DeploymentResult:
@@ -107,6 +133,11 @@ class CloudProvider(ABC):
         Default: None, nothing to check (the ledger records the gate as not applicable)."""
         return None
 
+    def stack_names(self, config: CloudConfig) -> list[str]:
+        """The stacks `config` produces (what `--stacks` may select, what `cloud bootstrap` prepares).
+        Default: none (the provider deploys as one unit)."""
+        return []
+
     def check_stacks(self, config: CloudConfig, selected: list[str] | None) -> None:  # noqa: B027  (optional)
         """Refuse a stack selection this provider cannot deploy (raise `ConfigError`). Default: accept any."""
 
@@ -129,25 +160,24 @@ class CloudProvider(ABC):
 
     def attach(self, runtime: ProviderRuntime) -> None:
         """Called by the orchestrator before use: the project, its app, its ledger, where lines go."""
-        self.runtime = runtime
+        self._runtime = runtime
 
 
-class ProviderRuntime(BaseModel):
+@dataclass(frozen=True)
+class ProviderRuntime:
     """What the orchestrator shares with a provider: the project, its app, the ledger, where lines go."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
     project_dir: Path
-    ledger: Any
-    """The project's deployment ledger (`stacks_cloud.deploy.ledger.Ledger`)."""
-    cloud: Any = None
+    ledger: LedgerView
+    """The environment's deployment ledger (the state backend's store)."""
+    cloud: CloudConfig
     """The `CloudConfig` being run."""
     app: CloudApp | None = None
     """The project's app (its stack class), for providers that synthesize the project's stacks."""
     on_line: LineSink | None = None
     observer: ProcessObserver | None = None
     """Told of every child process (terraform) started and ended, so the environment lock can name them."""
-    progress: ApplyProgress = Field(default_factory=lambda: ApplyProgress())
+    progress: ApplyProgress = field(default_factory=lambda: ApplyProgress())
     """Where a provider says a stack's apply started: from then on, a failure may have changed something."""
     on_event: EventSink | None = None
     """Where terraform's events (and the engine's phases) go, for a live view: `sink(stack, event)`."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Coroutine
@@ -31,6 +30,7 @@ from typing import Any
 from stacks_cloud.cdk import App
 from stacks_cloud.config import CloudConfig
 from stacks_cloud.core.errors import CloudError, CloudProviderError, ConfigError, Problem
+from stacks_cloud.core.layout import CacheLayout
 from stacks_cloud.core.suggest import did_you_mean
 from stacks_cloud.models import (
     DeploymentConfig,
@@ -38,20 +38,24 @@ from stacks_cloud.models import (
     DeploymentResult,
     DeploymentStatus,
     Health,
+    LineSink,
     PlanSummary,
+    StackState,
     StackStatus,
     State,
     StateLock,
 )
 from stacks_cloud.providers.base import CloudProvider
-from stacks_cloud.providers.process import CancelledAfterExit
-from stacks_cloud.providers.state_locks import find_state_locks, remove_state_lock
-from stacks_cloud.providers.terraform_cli import StackDir
 from stacks_cloud.stacks.app import stack_names
-from stacks_cloud.state.tfe import bootstrap_workspaces
-from stacks_cloud.terraform.cli_config import discover_provider_mirror, write_cli_config
+from stacks_cloud.state import backend_for
+from stacks_cloud.terraform.cli_config import terraform_env
+from stacks_cloud.terraform.events import Events
+from stacks_cloud.terraform.executor import Executor, StackRunner
 from stacks_cloud.terraform.init_cache import InitCache
+from stacks_cloud.terraform.local import LocalExecutor
 from stacks_cloud.terraform.plan import Action, ResourceChange, counts, has_prior_state, read_drift, read_plan
+from stacks_cloud.terraform.process import CancelledAfterExit
+from stacks_cloud.terraform.version import require_terraform
 
 PLAN_FILE = "plan.tfplan"
 PLAN_COUNTS = "plan.counts.json"
@@ -93,44 +97,31 @@ class CdktfStacksProvider(CloudProvider):
     # --- the tools ----------------------------------------------------------------------------------------
 
     def _project_dir(self) -> Path:
-        runtime = getattr(self, "runtime", None)
-        if runtime is None:
-            raise CloudProviderError("the provider was used before the orchestrator attached it", provider=self.name)
-        project: Path = runtime.project_dir
-        return project
+        return self.runtime.project_dir
 
     def terraform_env(self) -> dict[str, str]:
         """The environment terraform runs in: the project's CLI config (a provider mirror when found),
         a shared plugin cache, non-interactive."""
-        project = self._project_dir()
-        env = dict(os.environ)
-        cache = project / ".cache" / "terraform"
-        plugin_cache = cache / "plugins"
-        plugin_cache.mkdir(parents=True, exist_ok=True)
-        existing = env.get("TF_CLI_CONFIG_FILE")
-        if not (existing and Path(existing).is_file()):
-            env["TF_CLI_CONFIG_FILE"] = str(
-                write_cli_config(cache / "terraform.tfrc", mirror=discover_provider_mirror())
-            )
-        env |= {
-            "TF_PLUGIN_CACHE_DIR": str(plugin_cache),
-            "CHECKPOINT_DISABLE": "1",
-            "TF_IN_AUTOMATION": "1",
-            "TF_INPUT": "0",
-        }
-        return env
+        cache = CacheLayout(self._project_dir())
+        return terraform_env(cache.terraform, plugin_cache=cache.plugins)
+
+    def executor(self, config: CloudConfig) -> Executor:
+        """Where the stacks' terraform runs: on this machine, once it is recent enough for the state backend."""
+        env = self.terraform_env()
+        backend = backend_for(config)
+        require_terraform(backend.minimum_terraform(config), env, needed_by=f"the {backend.name} state backend")
+        return LocalExecutor(env, observer=self.runtime.observer, on_event=self.runtime.on_event)
+
+    def _cloud(self) -> CloudConfig:
+        return self.runtime.cloud
 
     def init_cache(self) -> InitCache:
         """Each stack's last `terraform init`, reused while its backend, providers and lock file are unchanged."""
-        return InitCache(self._project_dir() / ".cache" / "terraform" / "init")
+        return InitCache(CacheLayout(self._project_dir()).inits)
 
-    def _stack(self, outdir: Path, name: str, env: dict[str, str], log_dir: Path | None) -> StackDir:
-        observer = getattr(self.runtime, "observer", None)
-        on_event = getattr(self.runtime, "on_event", None)
-        return StackDir(name, outdir / "stacks" / name, env, observer=observer, log_dir=log_dir, on_event=on_event)
-
-    def _sink(self, config_sink: Any, stack: str) -> Callable[[str], None]:
-        sink = config_sink or getattr(self.runtime, "on_line", None)
+    def line_sink(self, config_sink: LineSink | None, stack: str) -> Callable[[str], None]:
+        """Where `stack`'s output lines go: the deployment's sink, else the runtime's."""
+        sink = config_sink or self.runtime.on_line
         return (lambda line: sink(stack, line)) if sink else (lambda line: None)
 
     # --- synth and ordering ---------------------------------------------------------------------------------
@@ -142,6 +133,12 @@ class CdktfStacksProvider(CloudProvider):
         self.build(config, app)
         app.synth()
         return outdir
+
+    async def _synthesized(self, config: DeploymentConfig) -> Path:
+        """The folder `config` already names, else a synth of it."""
+        if config.synthesized_dir is not None:
+            return config.synthesized_dir
+        return await asyncio.to_thread(self.synthesize, config)
 
     def check_stacks(self, config: CloudConfig, selected: list[str] | None) -> None:
         """Refuse unknown stack names before anything runs (a usage error: exit 2, nothing recorded)."""
@@ -195,6 +192,12 @@ class CdktfStacksProvider(CloudProvider):
             sorter.done(*ready)
         return waves
 
+    def skips_everything(self, config: DeploymentConfig, outdir: Path) -> bool:
+        unchanged = self.unchanged_stacks(config, outdir)
+        return bool(unchanged) and all(
+            stack in unchanged for wave in self.waves(outdir, config.stacks) for stack in wave
+        )
+
     def unchanged_stacks(self, config: DeploymentConfig, outdir: Path) -> dict[str, dict[str, Any]]:
         """The stacks to skip, with their outputs: those whose synthesized Terraform (`cdk.tf.json`, which
         names the provider versions and the content hash of every asset) is byte-identical to the live
@@ -228,104 +231,36 @@ class CdktfStacksProvider(CloudProvider):
         return unchanged
 
     async def prepare_backend(self, config: DeploymentConfig, stacks: list[str]) -> None:
-        """The `cloud` backend: each stack's workspace exists with the configured execution mode, tags and
-        project before terraform runs (terraform's own init would create it with the organization's
-        default, remote, execution mode)."""
-        cloud = config.cloud.state.cloud
-        if config.cloud.state.backend != "cloud" or cloud is None:
-            return
-        report = await asyncio.to_thread(
-            bootstrap_workspaces, cloud, stacks, app=config.app_name, environment=config.environment
-        )
-        if report.created or report.updated:
-            self._sink(config.on_line, "terraform-cloud")(str(report))
+        """What the state backend needs before terraform runs on `stacks` (the `cloud` backend's workspaces)."""
+        backend = backend_for(config.cloud)
+        outcome = await asyncio.to_thread(backend.prepare, config.cloud, stacks)
+        if outcome is not None and outcome.changed:
+            self.line_sink(config.on_line, f"state ({backend.name})")(outcome.summary)
 
     # --- the CloudProvider interface ---------------------------------------------------------------------------
 
     async def deploy(self, config: DeploymentConfig) -> DeploymentResult:
         started = time.monotonic()
-        outdir = config.synthesized_dir
-        if outdir is None:
-            outdir = await asyncio.to_thread(self.synthesize, config)
+        outdir = (
+            config.synthesized_dir
+            if config.synthesized_dir is not None
+            else await asyncio.to_thread(self.synthesize, config)
+        )
         waves = self.waves(outdir, config.stacks)
-        env = self.terraform_env()
-        ledger = self.runtime.ledger
-        log_dir = config.work_dir / "logs"
-        init_cache = self.init_cache()
-        unchanged = self.unchanged_stacks(config, outdir)
-        to_apply = [stack for wave in waves for stack in wave if stack not in unchanged]
+        run = _DeployRun(self, config, outdir, self.executor(config.cloud))
+        to_apply = [stack for wave in waves for stack in wave if stack not in run.unchanged]
         if to_apply:
             await self.prepare_backend(config, to_apply)
-        outputs: dict[str, dict[str, Any]] = {}
-        timings: dict[str, float] = {}
-        changes: dict[str, dict[str, int]] = {}
-        limit = asyncio.Semaphore(config.concurrency)
-        progress = getattr(self.runtime, "progress", None)
-
-        async def deploy_stack(stack: str) -> None:
-            if stack in unchanged:  # as applied by the live deployment: nothing for terraform to do
-                terraform = self._stack(outdir, stack, env, log_dir)
-                outputs[stack], timings[stack], changes[stack] = unchanged[stack], 0.0, {}
-                ledger.set_stack(config.deployment_id, stack, "deployed", outputs=outputs[stack], seconds=0.0)
-                terraform.phase("unchanged", "unchanged since the live deployment: skipped (--force applies it)")
-                terraform.done("unchanged", url=self.url_from({stack: outputs[stack]}))
-                return
-            async with limit:
-                terraform = self._stack(outdir, stack, env, log_dir)
-                sink = self._sink(config.on_line, stack)
-                stack_started = time.monotonic()
-                ledger.set_stack(config.deployment_id, stack, "deploying")
-                applying = False
-                plan_file = terraform.path / PLAN_FILE if config.saved_plans else None
-                try:
-                    terraform.phase("init")
-                    await terraform.init(on_line=sink, cache=init_cache)
-                    if progress is not None:
-                        progress.started(stack)
-                    applying = True
-                    if plan_file is not None and plan_file.is_file():
-                        terraform.phase("apply", "apply: the saved plan")
-                        terraform.planned(json.loads((terraform.path / PLAN_COUNTS).read_text()))
-                        events = await terraform.apply(on_line=sink, timeout=config.timeout, plan_file=plan_file)
-                    else:
-                        note = " (no saved plan: planned when its dependencies were not deployed)" if plan_file else ""
-                        terraform.phase("refresh", f"refresh and plan{note}")
-                        events = await terraform.apply(on_line=sink, timeout=config.timeout)
-                    changes[stack] = events.summary
-                    outputs[stack] = await terraform.outputs()
-                except asyncio.CancelledError as cancelled:
-                    # Interrupted: the running terraform was left to finish its stack (see providers.process).
-                    result = cancelled.result if isinstance(cancelled, CancelledAfterExit) else None
-                    finished = applying and result is not None and result.exit_code == 0
-                    ledger.set_stack(
-                        config.deployment_id,
-                        stack,
-                        "deployed" if finished else "interrupted",
-                        seconds=time.monotonic() - stack_started,
-                    )
-                    terraform.done("deployed" if finished else "interrupted")
-                    raise
-                except Exception as error:
-                    timings[stack] = time.monotonic() - stack_started
-                    ledger.set_stack(config.deployment_id, stack, "failed", seconds=timings[stack], error=str(error))
-                    terraform.done("failed")
-                    raise
-                timings[stack] = time.monotonic() - stack_started
-                ledger.set_stack(
-                    config.deployment_id, stack, "deployed", outputs=outputs[stack], seconds=timings[stack]
-                )
-                terraform.done("deployed", url=self.url_from({stack: outputs[stack]}))
-
         for wave in waves:
-            await _all_or_first_error([deploy_stack(stack) for stack in wave])
-        timings["total"] = time.monotonic() - started
+            await _all_or_first_error([run.stack(stack) for stack in wave])
+        run.timings["total"] = time.monotonic() - started
         return DeploymentResult(
             success=True,
-            url=self.url_from(outputs),
+            url=self.url_from(run.outputs),
             deployment_id=config.deployment_id,
-            outputs=outputs,
-            timings=timings,
-            changes=changes,
+            outputs=run.outputs,
+            timings=run.timings,
+            changes=run.changes,
             synthesized_dir=outdir,
         )
 
@@ -342,16 +277,15 @@ class CdktfStacksProvider(CloudProvider):
         record = ledger.get(deployment_id)
         if record is None:
             raise CloudProviderError(f"no deployment {deployment_id!r} in the ledger", provider=self.name)
-        work = self._project_dir() / ".cache" / "deployments" / f"destroy-{deployment_id}-{int(time.time())}"
+        work = CacheLayout(self._project_dir()).work_dir(f"destroy-{deployment_id}-{int(time.time())}")
         outdir = ledger.extract(deployment_id, work / "cdktf.out")
-        env = self.terraform_env()
+        executor = self.executor(self._cloud())
         init_cache = self.init_cache()
-        waves = list(reversed(self.waves(outdir)))
         keep_resources = record.environment == "production"
 
         async def destroy_stack(stack: str) -> None:
-            terraform = self._stack(outdir, stack, env, work / "logs")
-            sink = self._sink(None, stack)
+            terraform = executor.stack(outdir, stack, log_dir=work / "logs")
+            sink = self.line_sink(None, stack)
             terraform.phase("init")
             try:
                 await terraform.init(on_line=sink, cache=init_cache)
@@ -360,24 +294,21 @@ class CdktfStacksProvider(CloudProvider):
                 terraform.phase("refresh", "refresh and plan the destroy")
                 await terraform.apply(destroy=True, on_line=sink, timeout=3600)
             except BaseException:
-                terraform.done("failed")
+                terraform.done(StackState.FAILED)
                 raise
-            ledger.set_stack(deployment_id, stack, "destroyed")
-            terraform.done("destroyed")
+            ledger.set_stack(deployment_id, stack, StackState.DESTROYED)
+            terraform.done(StackState.DESTROYED)
 
-        for wave in waves:
+        for wave in reversed(self.waves(outdir)):
             await _all_or_first_error([destroy_stack(stack) for stack in wave])
         return True
 
-    async def _forget_kept_resources(self, terraform: StackDir, on_line: Callable[[str], None]) -> None:
+    async def _forget_kept_resources(self, terraform: StackRunner, on_line: Callable[[str], None]) -> None:
         """Production: resources marked to keep (`prevent_destroy`) and their construct's other resources
         leave the state instead of being destroyed, so `destroy` removes everything else and keeps them."""
         addresses = kept_addresses(json.loads((terraform.path / "cdk.tf.json").read_text()))
-        if not addresses:
-            return
-        result, events = await terraform.run(["state", "rm", *addresses], action="keep", timeout=600, on_line=on_line)
-        if result.exit_code != 0 and "No matching objects found" not in result.output:
-            raise terraform.failure("state rm", result, events)
+        if addresses:
+            await terraform.forget(addresses, on_line=on_line)
 
     async def get_status(self, deployment_id: str) -> DeploymentStatus:
         record = self.runtime.ledger.get(deployment_id)
@@ -413,10 +344,12 @@ class CdktfStacksProvider(CloudProvider):
         `terraform show -json`. Stacks go in dependency order: a stack whose dependencies have no state
         yet (a new environment) is shown as all to create, with a note, instead of failing on their
         missing outputs. `refresh_only`: the drift (resources changed outside Terraform) instead."""
-        outdir = config.synthesized_dir
-        if outdir is None:
-            outdir = await asyncio.to_thread(self.synthesize, config)
-        env = self.terraform_env()
+        outdir = (
+            config.synthesized_dir
+            if config.synthesized_dir is not None
+            else await asyncio.to_thread(self.synthesize, config)
+        )
+        executor = self.executor(config.cloud)
         init_cache = self.init_cache()
         waves = self.waves(outdir, config.stacks)
         dependencies = self.dependencies(outdir)
@@ -425,13 +358,13 @@ class CdktfStacksProvider(CloudProvider):
         summaries: dict[str, PlanSummary] = {}
 
         async def plan_stack(stack: str) -> PlanSummary:
-            terraform = self._stack(outdir, stack, env, config.work_dir / "logs")
+            terraform = executor.stack(outdir, stack, log_dir=config.work_dir / "logs")
             (terraform.path / PLAN_FILE).unlink(missing_ok=True)
             missing = sorted(d for d in dependencies.get(stack, set()) if d in summaries and not summaries[d].deployed)
             if missing:
                 return self._all_to_create(stack, terraform.path, missing, refresh_only=refresh_only)
             async with limit:
-                sink = self._sink(config.on_line, stack)
+                sink = self.line_sink(config.on_line, stack)
                 try:
                     await terraform.init(on_line=sink, cache=init_cache)
                     document = await terraform.plan(
@@ -476,10 +409,87 @@ class CdktfStacksProvider(CloudProvider):
         return PlanSummary(stack=stack, resources=resources, deployed=False, note=note, **counts(resources))
 
     async def state_locks(self, config: CloudConfig) -> list[StateLock]:
-        return await asyncio.to_thread(find_state_locks, config, self.stack_names(config))
+        return await asyncio.to_thread(backend_for(config).state_locks, config, self.stack_names(config))
 
     async def unlock_stack(self, config: CloudConfig, lock: StateLock) -> None:
-        await asyncio.to_thread(remove_state_lock, config, lock)
+        await asyncio.to_thread(backend_for(config).remove_state_lock, config, lock)
+
+
+class _DeployRun:
+    """One deploy's stacks: each applied through the executor (or skipped when unchanged), recorded in
+    the ledger as it goes, its outputs, timings and terraform's counts collected."""
+
+    def __init__(self, provider: CdktfStacksProvider, config: DeploymentConfig, outdir: Path, executor: Executor):
+        self.provider = provider
+        self.config = config
+        self.outdir = outdir
+        self.executor = executor
+        self.ledger = provider.runtime.ledger
+        self.init_cache = provider.init_cache()
+        self.unchanged = provider.unchanged_stacks(config, outdir)
+        self.limit = asyncio.Semaphore(config.concurrency)
+        self.outputs: dict[str, dict[str, Any]] = {}
+        self.timings: dict[str, float] = {}
+        self.changes: dict[str, dict[str, int]] = {}
+
+    def _runner(self, stack: str) -> StackRunner:
+        return self.executor.stack(self.outdir, stack, log_dir=self.config.work_dir / "logs")
+
+    def _record(self, stack: str, state: StackState, seconds: float, **fields: Any) -> None:
+        self.ledger.set_stack(self.config.deployment_id, stack, state, seconds=seconds, **fields)
+
+    async def stack(self, stack: str) -> None:
+        if stack in self.unchanged:  # as applied by the live deployment: nothing for terraform to do
+            self.outputs[stack], self.timings[stack], self.changes[stack] = self.unchanged[stack], 0.0, {}
+            self._record(stack, StackState.DEPLOYED, 0.0, outputs=self.outputs[stack])
+            terraform = self._runner(stack)
+            terraform.phase("unchanged", "unchanged since the live deployment: skipped (--force applies it)")
+            terraform.done(StackState.UNCHANGED, url=self.provider.url_from({stack: self.outputs[stack]}))
+            return
+        async with self.limit:
+            await self._apply(stack)
+
+    async def _apply(self, stack: str) -> None:
+        terraform = self._runner(stack)
+        sink = self.provider.line_sink(self.config.on_line, stack)
+        started = time.monotonic()
+        self.ledger.set_stack(self.config.deployment_id, stack, StackState.DEPLOYING)
+        applying = False
+        try:
+            terraform.phase("init")
+            await terraform.init(on_line=sink, cache=self.init_cache)
+            self.provider.runtime.progress.started(stack)
+            applying = True
+            events = await self._apply_plan(terraform, sink)
+            self.changes[stack] = events.summary
+            self.outputs[stack] = await terraform.outputs()
+        except asyncio.CancelledError as cancelled:
+            # Interrupted: the running terraform was left to finish its stack (see terraform.process).
+            result = cancelled.result if isinstance(cancelled, CancelledAfterExit) else None
+            finished = applying and result is not None and result.exit_code == 0
+            state = StackState.DEPLOYED if finished else StackState.INTERRUPTED
+            self._record(stack, state, time.monotonic() - started)
+            terraform.done(state)
+            raise
+        except Exception as error:
+            self.timings[stack] = time.monotonic() - started
+            self._record(stack, StackState.FAILED, self.timings[stack], error=str(error))
+            terraform.done(StackState.FAILED)
+            raise
+        self.timings[stack] = time.monotonic() - started
+        self._record(stack, StackState.DEPLOYED, self.timings[stack], outputs=self.outputs[stack])
+        terraform.done(StackState.DEPLOYED, url=self.provider.url_from({stack: self.outputs[stack]}))
+
+    async def _apply_plan(self, terraform: StackRunner, sink: Callable[[str], None]) -> Events:
+        """Apply the stack's saved plan when there is one (`cloud deploy --plan`), else plan and apply."""
+        plan_file = terraform.path / PLAN_FILE if self.config.saved_plans else None
+        if plan_file is not None and plan_file.is_file():
+            terraform.phase("apply", "apply: the saved plan")
+            terraform.planned(json.loads((terraform.path / PLAN_COUNTS).read_text()))
+            return await terraform.apply(on_line=sink, timeout=self.config.timeout, plan_file=plan_file)
+        note = " (no saved plan: planned when its dependencies were not deployed)" if plan_file else ""
+        terraform.phase("refresh", f"refresh and plan{note}")
+        return await terraform.apply(on_line=sink, timeout=self.config.timeout)
 
 
 async def _all_or_first_error(coroutines: list[Coroutine[Any, Any, None]]) -> None:

@@ -16,8 +16,8 @@ from stacks_cloud.config import CloudConfig
 from stacks_cloud.models import DeploymentConfig
 from stacks_cloud.providers.cdktf_stacks import CdktfStacksProvider
 from stacks_cloud.stacks.app import regional_stack_name
-from stacks_cloud.stacks.backend import configure_app_backend
 from stacks_cloud.stacks.release_stack import ReleaseStack, ReleaseStackProps
+from stacks_cloud.state import backend_for
 
 
 class TerraformDataProvider(CdktfStacksProvider):
@@ -39,6 +39,6 @@ class TerraformDataProvider(CdktfStacksProvider):
                     app_name=cloud.app_name, environment=cloud.environment, region=region, version=config.version
                 ),
             )
-            configure_app_backend(
+            backend_for(cloud).configure_stack(
                 stack, name, cloud, project_dir=config.project_dir, outdir=config.work_dir / "cdktf.out"
             )

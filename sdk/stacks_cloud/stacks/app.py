@@ -32,9 +32,9 @@ from stacks_cloud.cdk import App
 from stacks_cloud.config import CloudConfig
 from stacks_cloud.config.files import CONFIG_ENV, read_config_file
 from stacks_cloud.core.errors import ConfigError, Problem
-from stacks_cloud.stacks.backend import configure_app_backend
 from stacks_cloud.stacks.global_stack import GlobalStack, GlobalStackProps
 from stacks_cloud.stacks.regional import RegionalDomain, RegionalStack, RegionalStackProps
+from stacks_cloud.state import backend_for
 
 
 def regional_stack_name(config: CloudConfig, region: str) -> str:
@@ -110,6 +110,7 @@ def build_app(
     if not outdir.is_absolute():
         outdir = Path.cwd() / outdir
     domain = routed_domain(config)
+    backend = backend_for(config)
     regional: list[RegionalStack[Any]] = []
     for region in config.regions:
         name = regional_stack_name(config, region)
@@ -117,7 +118,7 @@ def build_app(
             instance = stack(
                 app, name, RegionalStackProps(config=config, region=region, project_dir=project, domain=domain)
             )
-        configure_app_backend(instance, name, config, project_dir=project, outdir=outdir)
+        backend.configure_stack(instance, name, config, project_dir=project, outdir=outdir)
         regional.append(instance)
     if domain is not None:
         missing = [instance.node.id for instance in regional if instance.endpoint is None]
@@ -146,7 +147,7 @@ def build_app(
                 aws=config.aws,
             ),
         )
-        configure_app_backend(routing_stack, name, config, project_dir=project, outdir=outdir)
+        backend.configure_stack(routing_stack, name, config, project_dir=project, outdir=outdir)
     return app
 
 

@@ -67,12 +67,18 @@ def write_cli_config(target: Path, *, mirror: Path | None, plugin_cache: Path | 
     return target
 
 
-def terraform_env(config_dir: Path, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for running terraform non-interactively with this project's CLI config.
+def terraform_env(
+    config_dir: Path, base: dict[str, str] | None = None, *, plugin_cache: Path | None = None
+) -> dict[str, str]:
+    """Environment for running terraform non-interactively with this project's CLI config (written to
+    `config_dir/terraform.tfrc`), and `plugin_cache` as the provider cache the stacks share.
 
     Respects a `TF_CLI_CONFIG_FILE` that points at an existing file (the user's own config).
     """
     env = dict(os.environ if base is None else base)
+    if plugin_cache is not None:
+        plugin_cache.mkdir(parents=True, exist_ok=True)
+        env["TF_PLUGIN_CACHE_DIR"] = str(plugin_cache)
     env["CHECKPOINT_DISABLE"] = "1"
     env["TF_IN_AUTOMATION"] = "1"
     env["TF_INPUT"] = "0"

@@ -43,10 +43,6 @@ class ProcessResult:
     def timed_out(self) -> bool:
         return self.exit_code is None
 
-    @property
-    def lines(self) -> list[str]:
-        return self.output.splitlines()
-
 
 class CancelledAfterExit(asyncio.CancelledError):
     """The run was cancelled and its child was left to finish: `result` says how it ended."""

@@ -6,7 +6,7 @@ ones; `cloud bootstrap` and every `cloud deploy` run it (idempotent). The token 
 terraform finds it: `TF_TOKEN_<host>`, a `credentials` block of the CLI config (`TF_CLI_CONFIG_FILE`,
 else `~/.terraformrc`), or `credentials.tfrc.json` written by `terraform login`.
 
-    from stacks_cloud.state.tfe import bootstrap_workspaces
+    from stacks_cloud.state.cloud.tfe import bootstrap_workspaces
     report = bootstrap_workspaces(config.state.cloud, ["shop-production-us-east-1", ...], app="shop",
                                   environment="production")
     print(report)  # "created workspaces shop-production-us-east-1, ..." or "... already exist"

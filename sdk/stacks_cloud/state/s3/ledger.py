@@ -23,26 +23,13 @@ from typing import Any
 
 from stacks_cloud.config import S3StateSettings
 from stacks_cloud.core.errors import LedgerError
-from stacks_cloud.deploy.ledger.base import Ledger, LockHolder, current_operator, masked
-from stacks_cloud.deploy.ledger.sqlite import FINAL_STATUSES
-from stacks_cloud.models import DeploymentRecord
+from stacks_cloud.models import FINAL_STATES, DeploymentRecord
+from stacks_cloud.state.ledger import Ledger, LockHolder, current_operator, masked
+from stacks_cloud.state.s3.client import client as s3_client
 
 LEASE_SECONDS = 600.0
 """How long the lock lasts without renewal; the holder renews it every third of this while it runs."""
 PREFIX = "_stacks-cloud"
-
-ClientFactory = Callable[..., Any]
-
-
-def _default_client(settings: S3StateSettings) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    options: dict[str, Any] = {}
-    if settings.use_path_style:
-        options["config"] = Config(s3={"addressing_style": "path"})
-    endpoint = settings.endpoints.s3 if settings.endpoints else None
-    return boto3.client("s3", region_name=settings.region, endpoint_url=endpoint, **options)
 
 
 class S3Ledger(Ledger):
@@ -65,7 +52,7 @@ class S3Ledger(Ledger):
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = _default_client(self.settings)
+            self._client = s3_client(self.settings)
         return self._client
 
     def _base(self, app: str, environment: str) -> str:
@@ -225,7 +212,7 @@ class S3Ledger(Ledger):
                 data["error"] = masked(error)
             if url is not None:
                 data["url"] = masked(url)
-            if status in FINAL_STATUSES and data.get("finished_at") is None:
+            if status in FINAL_STATES and data.get("finished_at") is None:
                 data["finished_at"] = time.time()
 
         self._update(deployment_id, change)

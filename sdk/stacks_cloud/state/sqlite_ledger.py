@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from stacks_cloud.core.errors import LedgerError
-from stacks_cloud.deploy.ledger.base import Ledger, LockHolder, current_operator, masked
-from stacks_cloud.models import DeploymentRecord
+from stacks_cloud.models import FINAL_STATES, DeploymentRecord
+from stacks_cloud.state.ledger import Ledger, LockHolder, current_operator, masked
 
 SCHEMA_VERSION = 3
 MIGRATIONS: dict[int, str] = {
@@ -72,8 +72,6 @@ ALTER TABLE deployments ADD COLUMN checks TEXT;
 }
 """Schema changes by the version they lead to; each runs once, in order, in one transaction."""
 
-FINAL_STATUSES = frozenset({"running", "superseded", "failed", "interrupted", "destroyed", "rolled_back"})
-
 
 class SqliteLedger(Ledger):
     """The ledger at `path` (created, `0600`, on the first write)."""
@@ -83,10 +81,6 @@ class SqliteLedger(Ledger):
         self.location = str(path)
         self.busy_timeout = busy_timeout
         self._migrated = False
-
-    @classmethod
-    def for_project(cls, project_dir: Path, state_dir: str) -> SqliteLedger:
-        return cls(project_dir / state_dir / "ledger.sqlite")
 
     # --- connections and errors ------------------------------------------------------------------------
 
@@ -268,7 +262,7 @@ class SqliteLedger(Ledger):
             )
 
     def set_status(self, deployment_id: str, status: str, *, error: str | None = None, url: str | None = None) -> None:
-        finished = time.time() if status in FINAL_STATUSES else None
+        finished = time.time() if status in FINAL_STATES else None
         with self._transaction() as db:
             db.execute(
                 "UPDATE deployments SET status = ?, error = COALESCE(?, error), url = COALESCE(?, url),"

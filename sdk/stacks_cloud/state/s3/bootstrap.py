@@ -5,7 +5,7 @@ recovered), encrypted by default, public access blocked, and a bucket policy tha
 request not made over TLS. The lock table has the `LockID` string hash key Terraform expects and
 on-demand billing.
 
-    from stacks_cloud.state import bootstrap_state
+    from stacks_cloud.state.s3 import bootstrap_state
     report = bootstrap_state(config.state.s3)
     print(report)  # "created bucket acme-tfstate (versioning, encryption, ...)" or "nothing to create"
 """
@@ -19,6 +19,7 @@ from typing import Any
 
 from stacks_cloud.config import S3StateSettings
 from stacks_cloud.core.errors import CloudProviderError
+from stacks_cloud.state.s3.client import Service, client
 
 ClientFactory = Callable[..., Any]
 """`boto3.client`-compatible: `factory(service_name, region_name=..., endpoint_url=...)`."""
@@ -42,13 +43,6 @@ class BootstrapReport:
         return "created " + "; ".join(self.created)
 
 
-def _default_client_factory() -> ClientFactory:
-    import boto3  # imported here: synth never needs it
-
-    factory: ClientFactory = boto3.client
-    return factory
-
-
 def bootstrap_state(
     settings: S3StateSettings, *, client_factory: ClientFactory | None = None, enforce_tls: bool | None = None
 ) -> BootstrapReport:
@@ -63,16 +57,19 @@ def bootstrap_state(
     """
     if enforce_tls is None:
         enforce_tls = not (settings.endpoints and (settings.endpoints.s3 or "").startswith("http://"))
-    factory = client_factory or _default_client_factory()
     endpoints = settings.endpoints
-    s3 = factory("s3", region_name=settings.region, endpoint_url=endpoints.s3 if endpoints else None)
+
+    def make(service: Service) -> Any:
+        if client_factory is None:
+            return client(settings, service)
+        return client_factory(service, region_name=settings.region, endpoint_url=getattr(endpoints, service, None))
+
+    s3 = make("s3")
     report = BootstrapReport(bucket=settings.bucket)
     try:
         _ensure_bucket(s3, settings, report, enforce_tls=enforce_tls)
         if settings.locking == "dynamodb" and settings.dynamodb_table:
-            dynamodb = factory(
-                "dynamodb", region_name=settings.region, endpoint_url=endpoints.dynamodb if endpoints else None
-            )
+            dynamodb = make("dynamodb")
             _ensure_lock_table(dynamodb, settings.dynamodb_table, report)
     except Exception as error:
         if isinstance(error, CloudProviderError):

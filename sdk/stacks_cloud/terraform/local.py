@@ -1,4 +1,5 @@
-"""Drive terraform in one synthesized stack's folder: init, apply, destroy, outputs; failures become typed errors.
+"""The local executor: terraform on this machine, in one synthesized stack's folder (`StackDir`, the
+`StackRunner` of `LocalExecutor`): init, apply, destroy, outputs; failures become typed errors.
 
 `apply` and `destroy` run with `-json`, so progress and errors are read from terraform's machine-
 readable event stream (`@message`, `type`, diagnostics with `address`), not from its prose. Each
@@ -12,24 +13,30 @@ error names the address and gives the `terraform import` command), or an apply e
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stacks_cloud.core.errors import CloudProviderError, InfrastructureError
+from stacks_cloud.core.errors import (
+    CloudProviderError,
+    InfrastructureError,
+    Orphan,
+    OrphanedResourcesError,
+    StateLockedError,
+)
 from stacks_cloud.core.secrets import redact_text
-from stacks_cloud.providers.process import ProcessObserver, ProcessResult, run_streaming
+from stacks_cloud.terraform.events import Diagnostic, Events, EventSink
+from stacks_cloud.terraform.executor import Executor, LineCallback
 from stacks_cloud.terraform.init_cache import InitCache, init_inputs_digest
-from stacks_cloud.terraform.plan import CHANGE_SUMMARY_KEYS
 from stacks_cloud.terraform.plugin_lock import plugin_cache_lock
+from stacks_cloud.terraform.process import ProcessObserver, ProcessResult, run_streaming
 
 PLUGIN_MISSING = "there is no package for"
 """terraform's error ("Required plugins are not installed: ... there is no package for <provider> cached in
 .terraform/providers") when a stack's `.terraform/providers` does not lead to the provider (its cache entry is
 being replaced)."""
-EventSink = Callable[[str, dict[str, Any]], None]
-"""`sink(stack, event)`: terraform's `-json` events of a stack, and the engine's `phase` / `stack_done` events."""
 MISSING_BUCKET = ("NoSuchBucket", "does not exist", "bucket does not exist")
 
 LOCK_ERROR = "Error acquiring the state lock"
@@ -60,68 +67,6 @@ IMPORT_ID_ATTRIBUTE = {
     "aws_secretsmanager_secret": "name",
 }
 """Resource types whose import id is one of their own arguments (the name the orphan was created with)."""
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    severity: str
-    summary: str
-    detail: str = ""
-    address: str | None = None
-
-    def render(self) -> str:
-        head = f"{self.summary}" + (f" ({self.address})" if self.address else "")
-        return f"{head}: {self.detail}" if self.detail else head
-
-
-@dataclass
-class Events:
-    """What a `-json` run reported: its messages, diagnostics, and the resources it changed."""
-
-    messages: list[str] = field(default_factory=list)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    """Addresses whose apply completed."""
-    started: list[str] = field(default_factory=list)
-    """Addresses whose apply started."""
-    summary: dict[str, int] = field(default_factory=dict)
-    """terraform's own count of what the apply did: `add`, `change`, `destroy`."""
-
-    def feed(self, line: str) -> tuple[str | None, dict[str, Any] | None]:
-        """Take one output line; return the human message to show for it (None: nothing) and its event."""
-        if not line.startswith("{"):
-            return (line if line.strip() else None), None
-        try:
-            event: dict[str, Any] = json.loads(line)
-        except ValueError:
-            return line, None
-        kind = event.get("type")
-        message = str(event.get("@message", ""))
-        hook = event.get("hook") or {}
-        address = (hook.get("resource") or {}).get("addr")
-        if kind == "diagnostic":
-            diagnostic = event.get("diagnostic") or {}
-            self.diagnostics.append(
-                Diagnostic(
-                    severity=str(diagnostic.get("severity", event.get("@level", "error"))),
-                    summary=str(diagnostic.get("summary", message)),
-                    detail=str(diagnostic.get("detail", "")),
-                    address=diagnostic.get("address"),
-                )
-            )
-        elif kind == "apply_start" and address:
-            self.started.append(str(address))
-        elif kind == "apply_complete" and address:
-            self.changed.append(str(address))
-        elif kind == "change_summary" and (event.get("changes") or {}).get("operation") in ("apply", "destroy"):
-            changes = event["changes"]
-            self.summary = {key: int(changes.get(name, 0)) for key, name in CHANGE_SUMMARY_KEYS}
-        self.messages.append(message)
-        return (message or None), event
-
-    @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity == "error"]
 
 
 @dataclass(frozen=True)
@@ -274,6 +219,12 @@ class StackDir:
             if not item.get("sensitive") and not name.startswith("cross-stack-output-")
         }
 
+    async def forget(self, addresses: list[str], *, on_line: LineCallback | None) -> None:
+        """`terraform state rm` of `addresses` (already gone from the state: nothing to do)."""
+        result, events = await self.run(["state", "rm", *addresses], action="keep", timeout=600, on_line=on_line)
+        if result.exit_code != 0 and "No matching objects found" not in result.output:
+            raise self.failure("state rm", result, events)
+
     def failure(self, action: str, result: ProcessResult, events: Events) -> Exception:
         """The typed error for a failed terraform run: the cause once, and the next step when there is one."""
         errors = _distinct(events.errors or _text_errors(result.output))
@@ -284,20 +235,20 @@ class StackDir:
                 f"terraform {action} timed out" + hints, provider="terraform", stack=self.name, stderr_tail=details
             )
         if any(LOCK_ERROR in d.summary for d in errors) or LOCK_ERROR in result.output:
-            return InfrastructureError(
-                f"{action} failed: the stack's state lock is held by another run. Wait for it; if it crashed,"
-                f" `cloud unlock --stack {self.name}` removes the lock after showing who held it",
+            who = re.search(r"^\s*Who:\s*(\S.*)$", "\n".join(d.detail for d in errors) or result.output, re.M)
+            return StateLockedError(
                 stack=self.name,
+                holder=who[1].strip() if who else None,
+                message=f"{action} failed: the stack's state lock is held by another run"
+                + (f" ({who[1].strip()})" if who else "")
+                + f". Wait for it; if it crashed, `cloud unlock --stack {self.name}` removes the lock after showing"
+                " who held it",
                 details=details,
             )
         orphans = [d for d in errors if d.address and any(marker in d.render() for marker in ALREADY_EXISTS)]
         if orphans:
-            return InfrastructureError(
-                f"{action} failed: {len(orphans)} resource(s) exist in the cloud but not in this stack's state"
-                " (an interrupted apply created them and could not record them). Import each one, or delete it"
-                " in the cloud and deploy again:\n" + "\n".join(self.import_hint(d.address or "") for d in orphans),
-                stack=self.name,
-                details=details,
+            return OrphanedResourcesError(
+                action, [self.orphan(d.address or "") for d in orphans], stack=self.name, details=details
             )
         if errors:
             cause = redact_text(errors[0].render())
@@ -327,8 +278,9 @@ class StackDir:
             )
         return "".join(f"\nnext: {step}" for step in steps)
 
-    def import_hint(self, address: str) -> str:
-        """`cd <stack> && terraform import '<address>' '<id>'`, with the id where the config names it."""
+    def orphan(self, address: str) -> Orphan:
+        """The orphan at `address` with `cd <stack> && terraform import '<address>' '<id>'`, the id filled in
+        where the config names it."""
         kind, _, name = address.partition(".")
         identifier = "<ID>"
         attribute = IMPORT_ID_ATTRIBUTE.get(kind)
@@ -340,7 +292,19 @@ class StackDir:
                     identifier = value
             except (OSError, KeyError, ValueError):
                 pass
-        return f"  - {address}: cd {self.path} && terraform import '{address}' '{identifier}'"
+        return Orphan(address, f"cd {self.path} && terraform import '{address}' '{identifier}'")
+
+
+@dataclass(frozen=True)
+class LocalExecutor(Executor):
+    """terraform on this machine, in each stack's synthesized folder, with `env` (see `terraform_env`)."""
+
+    env: dict[str, str]
+    observer: ProcessObserver | None = None
+    on_event: EventSink | None = None
+
+    def stack(self, outdir: Path, name: str, *, log_dir: Path | None) -> StackDir:
+        return StackDir(name, outdir / "stacks" / name, self.env, self.observer, log_dir, self.on_event)
 
 
 def _distinct(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

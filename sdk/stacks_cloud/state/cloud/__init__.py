@@ -1,0 +1,115 @@
+"""The `cloud` backend: a Terraform Cloud (HCP Terraform, Terraform Enterprise) workspace per stack.
+
+- state: the workspace named like the stack, which keeps its state versions and locks it during a run;
+  cdktf's cross-stack references read the regional outputs through the `remote` backend;
+- ledger and environment lock: `<project>/<state.localDir>/ledger.sqlite` on the deploying machine;
+- state locks: the workspace's lock (removed with the API's force-unlock);
+- bootstrap, and before every deploy and plan: the missing workspaces are created, and existing ones
+  given the configured execution mode, tags and project (`tfe.bootstrap_workspaces`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from stacks_cloud.config import CloudConfig, CloudStateSettings, StateConfig
+from stacks_cloud.core.errors import CloudProviderError, Problem
+from stacks_cloud.models import StateLock
+from stacks_cloud.state.base import BootstrapOutcome, StateBackend
+from stacks_cloud.state.cloud.tfe import TfeClient, bootstrap_workspaces, find_token
+from stacks_cloud.state.ledger import Ledger
+from stacks_cloud.state.local import state_folder
+from stacks_cloud.state.sqlite_ledger import SqliteLedger
+
+if TYPE_CHECKING:
+    from stacks_cloud.cdk import TerraformStack
+
+__all__ = ["CloudStateBackend", "TfeClient", "bootstrap_workspaces", "find_token"]
+
+
+def _settings(config: CloudConfig) -> CloudStateSettings:
+    settings = config.state.cloud
+    if settings is None:  # `problems` refuses such a config before any of this runs
+        raise CloudProviderError("state.cloud is not set", provider="terraform")
+    return settings
+
+
+def _client(settings: CloudStateSettings) -> TfeClient:
+    token = find_token(settings.hostname)
+    if token is None:
+        raise CloudProviderError(
+            f"no API token for {settings.hostname}: run `terraform login {settings.hostname}`", provider="terraform"
+        )
+    return TfeClient(settings.hostname, token)
+
+
+class CloudStateBackend(StateBackend):
+    name = "cloud"
+
+    def minimum_terraform(self, config: CloudConfig) -> tuple[int, int]:
+        return (1, 6)  # the `cloud` block's `project` attribute
+
+    def problems(self, state: StateConfig) -> list[Problem]:
+        if state.cloud is not None:
+            return []
+        return [
+            Problem("state.cloud", None, "is required when backend is 'cloud'.", "add e.g. {'organization': 'acme'}.")
+        ]
+
+    def configure_stack(
+        self, stack: TerraformStack, name: str, config: CloudConfig, *, project_dir: Path, outdir: Path
+    ) -> None:
+        from stacks_cloud.cdk import CloudBackend, NamedCloudWorkspace  # synth only
+
+        cloud = _settings(config)
+        CloudBackend(
+            stack,
+            organization=cloud.organization,
+            hostname=cloud.hostname,
+            workspaces=NamedCloudWorkspace(name, cloud.project),
+        )
+
+    def open_ledger(self, config: CloudConfig, project_dir: Path) -> Ledger:
+        return SqliteLedger(state_folder(config, project_dir) / "ledger.sqlite")
+
+    def bootstrap(self, config: CloudConfig, stacks: list[str]) -> BootstrapOutcome:
+        report = bootstrap_workspaces(_settings(config), stacks, app=config.app_name, environment=config.environment)
+        return BootstrapOutcome(str(report), created=report.created, updated=report.updated, existing=report.existing)
+
+    def prepare(self, config: CloudConfig, stacks: list[str]) -> BootstrapOutcome:
+        """Each stack's workspace exists with the configured execution mode, tags and project before terraform
+        runs (terraform's own init would create it with the organization's default, remote, execution mode)."""
+        return self.bootstrap(config, stacks)
+
+    def state_locks(self, config: CloudConfig, stacks: list[str]) -> list[StateLock]:
+        settings = _settings(config)
+        tfe = _client(settings)
+        locks = []
+        for stack in stacks:
+            workspace = tfe.workspace(settings.organization, stack)
+            if workspace is None or not workspace.get("attributes", {}).get("locked"):
+                continue
+            locks.append(
+                StateLock(
+                    stack=stack,
+                    lock_id=str(workspace["id"]),
+                    who="a run or a user of Terraform Cloud (the workspace page says which)",
+                    created="unknown",
+                    operation="workspace lock",
+                    where=f"{settings.hostname}/{settings.organization}/workspaces/{stack}",
+                )
+            )
+        return locks
+
+    def remove_state_lock(self, config: CloudConfig, lock: StateLock) -> None:
+        settings = _settings(config)
+        tfe = _client(settings)
+        workspace = tfe.workspace(settings.organization, lock.stack)
+        if workspace is None or str(workspace["id"]) != lock.lock_id or not workspace["attributes"].get("locked"):
+            raise CloudProviderError(f"{lock.stack}: the workspace is no longer locked as listed", provider="terraform")
+        status, _ = tfe.call("POST", f"workspaces/{lock.lock_id}/actions/force-unlock")
+        if status >= 300:
+            raise CloudProviderError(
+                f"{lock.stack}: Terraform Cloud refused to unlock (HTTP {status})", provider="terraform"
+            )

@@ -1,0 +1,42 @@
+"""The `local` backend: one state file per stack in the project's state folder, the ledger beside them.
+
+- state: `<project>/<state.localDir>/<stack>.tfstate` (never inside cdktf.out, which synth rewrites);
+- ledger and environment lock: `<project>/<state.localDir>/ledger.sqlite` (`SqliteLedger`);
+- state locks: terraform's local lock is an OS file lock, released when its process dies: none are left.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from stacks_cloud.config import CloudConfig
+from stacks_cloud.state.base import StateBackend
+from stacks_cloud.state.ledger import Ledger
+from stacks_cloud.state.sqlite_ledger import SqliteLedger
+
+if TYPE_CHECKING:
+    from stacks_cloud.cdk import TerraformStack
+
+
+def state_folder(config: CloudConfig, project_dir: Path) -> Path:
+    """Where local state files and the local ledger live (`state.localDir`, relative to the project)."""
+    return project_dir / config.state.local_dir
+
+
+class LocalStateBackend(StateBackend):
+    name = "local"
+
+    def configure_stack(
+        self, stack: TerraformStack, name: str, config: CloudConfig, *, project_dir: Path, outdir: Path
+    ) -> None:
+        from stacks_cloud.cdk import LocalBackend  # synth only: reading the ledger never starts the kernel
+
+        state_file = state_folder(config, project_dir) / f"{name}.tfstate"
+        # Relative to the stack's working directory, so the synthesized files do not depend on where the
+        # project is checked out (and the global stack's remote state path resolves the same).
+        LocalBackend(stack, path=os.path.relpath(state_file.resolve(), (outdir / "stacks" / name).resolve()))
+
+    def open_ledger(self, config: CloudConfig, project_dir: Path) -> Ledger:
+        return SqliteLedger(state_folder(config, project_dir) / "ledger.sqlite")
