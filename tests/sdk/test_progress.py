@@ -5,29 +5,34 @@ from __future__ import annotations
 
 import io
 import re
+from typing import cast
 
 from stacks_cloud.deploy.progress import Progress
+from stacks_cloud.terraform.events import Event
 
 US, EU = "shop-development-us-east-1", "shop-development-eu-west-1"
 
 
-def hook(kind: str, address: str, action: str, **extra: object) -> dict[str, object]:
+def hook(kind: str, address: str, action: str, **extra: object) -> Event:
     kind_name = address.split(".")[0]
-    return {
-        "type": kind,
-        "@message": f"{address}: ...",
-        "hook": {"resource": {"addr": address, "resource_type": kind_name}, "action": action, **extra},
-    }
+    return cast(
+        Event,
+        {
+            "type": kind,
+            "@message": f"{address}: ...",
+            "hook": {"resource": {"addr": address, "resource_type": kind_name}, "action": action, **extra},
+        },
+    )
 
 
-def summary(operation: str, add: int, change: int = 0, remove: int = 0) -> dict[str, object]:
+def summary(operation: str, add: int, change: int = 0, remove: int = 0) -> Event:
     return {
         "type": "change_summary",
         "changes": {"operation": operation, "add": add, "change": change, "remove": remove},
     }
 
 
-def warning(summary_text: str) -> dict[str, object]:
+def warning(summary_text: str) -> Event:
     return {"type": "diagnostic", "diagnostic": {"severity": "warning", "summary": summary_text, "detail": "..."}}
 
 
@@ -75,7 +80,10 @@ def test_warnings_are_shown_once_per_run_and_errors_not_echoed() -> None:
     progress = Progress(stream, ci=True)
     two_resource_change(progress, US)
     two_resource_change(progress, EU)
-    error = {"type": "diagnostic", "diagnostic": {"severity": "error", "summary": "Error acquiring the state lock"}}
+    error: Event = {
+        "type": "diagnostic",
+        "diagnostic": {"severity": "error", "summary": "Error acquiring the state lock"},
+    }
     progress.event(EU, error)
     progress.event(EU, error)
     text = stream.getvalue()

@@ -13,6 +13,7 @@ from stacks_cloud import Cloud
 from stacks_cloud.config import CloudConfig
 from stacks_cloud.providers.cdktf_stacks import CdktfStacksProvider
 from stacks_cloud.state import SqliteLedger as Ledger
+from stacks_cloud.terraform.events import Event
 from tests.test_main import copy_project
 
 pytestmark = pytest.mark.terraform
@@ -88,7 +89,7 @@ def test_an_unchanged_stack_is_skipped_unless_forced(config: CloudConfig, projec
     state = tmp_path / ".state" / f"{stacks[0]}.tfstate"
     serial = json.loads(state.read_text())["serial"]
 
-    events: list[tuple[str, dict[str, object]]] = []
+    events: list[tuple[str, Event]] = []
     again = asyncio.run(
         Cloud.deploy(
             config,

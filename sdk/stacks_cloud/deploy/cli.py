@@ -30,7 +30,7 @@ import re
 import signal
 import sys
 import traceback
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -40,8 +40,12 @@ from stacks_cloud.core.suggest import did_you_mean
 
 if TYPE_CHECKING:  # imported when a command runs: `cloud init` and `--help` never start the cdktf kernel
     from stacks_cloud.config import CloudConfig
+    from stacks_cloud.deploy.progress import Progress
     from stacks_cloud.deploy.project import Project
     from stacks_cloud.models import DeploymentResult
+
+    Command = Callable[[argparse.Namespace, CloudConfig, Project], Awaitable[int]]
+    """One `cloud` command: its arguments, the project's config and the project; its exit code."""
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_CHANGES = 2
@@ -65,6 +69,33 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
     parser.add_argument(
         "--verbose", "-v", action="store_true", default=argparse.SUPPRESS if suppress else False, help="log steps"
+    )
+
+
+def _deploy_options(deploy: argparse.ArgumentParser) -> None:
+    deploy.add_argument("--version", dest="release", help="version label (default: git describe)")
+    deploy.add_argument(
+        "--plan",
+        "--plan-file",
+        dest="plan_dir",
+        type=Path,
+        metavar="DIR",
+        help="apply exactly the plans `cloud plan --out DIR` saved (terraform refuses them once stale)",
+    )
+    deploy.add_argument(
+        "--force",
+        action="store_true",
+        help="apply every stack (default: stacks identical to the live deployment's are skipped)",
+    )
+    deploy.add_argument(
+        "--skip-checks",
+        action="store_true",
+        help="deploy without the policy gate (recorded in the ledger; default: the gate runs first)",
+    )
+    deploy.add_argument(
+        "--rollback-on-interrupt",
+        action="store_true",
+        help="run the on-error hooks (and their rollback) when the deploy is interrupted (default: do not)",
     )
 
 
@@ -96,30 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (plan, drift, deploy):
         sub.add_argument("--stacks", nargs="+", help="only these stacks")
         sub.add_argument("--concurrency", type=int, default=4, help="stacks at once (default 4)")
-    deploy.add_argument("--version", dest="release", help="version label (default: git describe)")
-    deploy.add_argument(
-        "--plan",
-        "--plan-file",
-        dest="plan_dir",
-        type=Path,
-        metavar="DIR",
-        help="apply exactly the plans `cloud plan --out DIR` saved (terraform refuses them once stale)",
-    )
-    deploy.add_argument(
-        "--force",
-        action="store_true",
-        help="apply every stack (default: stacks identical to the live deployment's are skipped)",
-    )
-    deploy.add_argument(
-        "--skip-checks",
-        action="store_true",
-        help="deploy without the policy gate (recorded in the ledger; default: the gate runs first)",
-    )
-    deploy.add_argument(
-        "--rollback-on-interrupt",
-        action="store_true",
-        help="run the on-error hooks (and their rollback) when the deploy is interrupted (default: do not)",
-    )
+    _deploy_options(deploy)
     destroy = command("destroy", "destroy the environment's stacks")
     destroy.add_argument("--yes", action="store_true", help="do not ask (required for production without a terminal)")
     status = command("status", "what is live, what is in progress, and the history")
@@ -380,78 +388,86 @@ def _init(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace, config: CloudConfig, project: Project) -> int:
-    from stacks_cloud.deploy.orchestrator import Cloud, history
+    command = _COMMANDS.get(args.command)
+    if command is None:
+        raise AssertionError(args.command)
+    return await command(args, config, project)
+
+
+async def _synth(args: argparse.Namespace, config: CloudConfig, project: Project) -> int:
+    from stacks_cloud.stacks import stack_names
+    from stacks_cloud.stacks.app import synth_atomically
 
     root = project.root
-    if args.command == "synth":
-        from stacks_cloud.stacks import stack_names
-        from stacks_cloud.stacks.app import synth_atomically
+    synth_atomically(root / "cdktf.out", lambda app: project.app.build(config, app=app, project_dir=root))
+    _emit(args, {"stacks": stack_names(config)}, "\n".join(stack_names(config)))
+    return EXIT_OK
 
-        synth_atomically(root / "cdktf.out", lambda app: project.app.build(config, app=app, project_dir=root))
-        _emit(args, {"stacks": stack_names(config)}, "\n".join(stack_names(config)))
-        return EXIT_OK
-    if args.command == "check":
-        gate = await Cloud.check(config, project_dir=root, app=project.app)
-        if gate is None:
-            _emit(args, {"ok": True, "applicable": False}, f"provider {config.driver!r} writes no Terraform to check")
-            return EXIT_OK
-        _emit(args, gate.as_dict(), gate.render())
-        return EXIT_OK if gate.ok else EXIT_FAILED
-    if args.command in ("plan", "drift"):
-        drift = args.command == "drift"
-        if drift:
-            summaries = await Cloud.drift(
-                config, stacks=args.stacks, concurrency=args.concurrency, project_dir=root, app=project.app
-            )
-        else:
-            summaries = await Cloud.plan(
-                config,
-                stacks=args.stacks,
-                concurrency=args.concurrency,
-                project_dir=root,
-                app=project.app,
-                out=args.out.resolve() if args.out else None,
-            )
-        changed = any(summary.drift if drift else summary.has_changes for summary in summaries)
-        failed = any(summary.error for summary in summaries)
-        lines = [line for summary in summaries for line in summary.render(drift=drift)]
-        if not drift and args.out and not failed:
-            lines.append(f"saved: apply exactly this with `cloud deploy --plan {args.out}`")
-        data = {
-            "app": config.app_name,
-            "environment": config.environment,
-            "changes" if not drift else "drifted": changed,
-            "stacks": [summary.model_dump(mode="json") for summary in summaries],
-        }
-        _emit(args, data, "\n".join(lines))
-        if failed:
-            return EXIT_FAILED
-        return EXIT_CHANGES if changed and (drift or args.detailed_exitcode) else EXIT_OK
-    if args.command in ("deploy", "rollback", "destroy"):
-        return await _change(args, config, project)
-    if args.command == "status":
-        status = await Cloud.status(config, args.deployment_id, project_dir=root, app=project.app)
-        recent = history(config, project_dir=root, limit=5)
-        _emit(args, {**status.model_dump(mode="json"), "history": recent}, _render_status(config, status, recent))
-        return EXIT_OK
-    if args.command == "unlock":
-        return await _unlock(args, config, project)
-    if args.command == "bootstrap":
-        from stacks_cloud.providers.registry import resolve_provider
-        from stacks_cloud.state import backend_for
 
-        backend = backend_for(config)
-        outcome = backend.bootstrap(config, resolve_provider(config).stack_names(config))
-        if outcome is None:
-            print(
-                f"bootstrap creates what a state backend needs once (the S3 state bucket, the Terraform Cloud"
-                f" workspaces); the {backend.name} backend of this config needs nothing created",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
-        _emit(args, outcome.as_dict(), outcome.summary)
+async def _check(args: argparse.Namespace, config: CloudConfig, project: Project) -> int:
+    from stacks_cloud.deploy.orchestrator import Cloud
+
+    gate = await Cloud.check(config, project_dir=project.root, app=project.app)
+    if gate is None:
+        _emit(args, {"ok": True, "applicable": False}, f"provider {config.driver!r} writes no Terraform to check")
         return EXIT_OK
-    raise AssertionError(args.command)
+    _emit(args, gate.as_dict(), gate.render())
+    return EXIT_OK if gate.ok else EXIT_FAILED
+
+
+async def _plan(args: argparse.Namespace, config: CloudConfig, project: Project) -> int:
+    """plan and drift: each stack's resources and attributes; exit 2 for changes with --detailed-exitcode
+    (drift: always), 1 when a stack could not be planned."""
+    from stacks_cloud.deploy.orchestrator import Cloud
+
+    drift = args.command == "drift"
+    common: dict[str, Any] = {"stacks": args.stacks, "concurrency": args.concurrency, "app": project.app}
+    if drift:
+        summaries = await Cloud.drift(config, project_dir=project.root, **common)
+    else:
+        out = args.out.resolve() if args.out else None
+        summaries = await Cloud.plan(config, project_dir=project.root, out=out, **common)
+    changed = any(summary.drift if drift else summary.has_changes for summary in summaries)
+    failed = any(summary.error for summary in summaries)
+    lines = [line for summary in summaries for line in summary.render(drift=drift)]
+    if not drift and args.out and not failed:
+        lines.append(f"saved: apply exactly this with `cloud deploy --plan {args.out}`")
+    data = {
+        "app": config.app_name,
+        "environment": config.environment,
+        "changes" if not drift else "drifted": changed,
+        "stacks": [summary.model_dump(mode="json") for summary in summaries],
+    }
+    _emit(args, data, "\n".join(lines))
+    if failed:
+        return EXIT_FAILED
+    return EXIT_CHANGES if changed and (drift or args.detailed_exitcode) else EXIT_OK
+
+
+async def _status(args: argparse.Namespace, config: CloudConfig, project: Project) -> int:
+    from stacks_cloud.deploy.orchestrator import Cloud, history
+
+    status = await Cloud.status(config, args.deployment_id, project_dir=project.root, app=project.app)
+    recent = history(config, project_dir=project.root, limit=5)
+    _emit(args, {**status.model_dump(mode="json"), "history": recent}, _render_status(config, status, recent))
+    return EXIT_OK
+
+
+async def _bootstrap(args: argparse.Namespace, config: CloudConfig, project: Project) -> int:
+    from stacks_cloud.providers.registry import resolve_provider
+    from stacks_cloud.state import backend_for
+
+    backend = backend_for(config)
+    outcome = backend.bootstrap(config, resolve_provider(config).stack_names(config))
+    if outcome is None:
+        print(
+            f"bootstrap creates what a state backend needs once (the S3 state bucket, the Terraform Cloud"
+            f" workspaces); the {backend.name} backend of this config needs nothing created",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    _emit(args, outcome.as_dict(), outcome.summary)
+    return EXIT_OK
 
 
 def _watch(project: Project, environment: str | None, config_file: Path | None) -> int:
@@ -470,51 +486,16 @@ def _watch(project: Project, environment: str | None, config_file: Path | None) 
 
 async def _change(args: argparse.Namespace, config: CloudConfig, project: Project) -> int:
     """deploy, rollback, destroy: with the live view (or CI lines), then the summary table."""
-    from stacks_cloud.deploy.orchestrator import Cloud
     from stacks_cloud.deploy.progress import Progress
 
-    root = project.root
     progress = Progress(ci=bool(os.environ.get("CI")))
     args.progress = progress  # a failure's JSON carries each stack's counts
-    if args.command == "destroy" and config.is_production and not args.yes:
-        if not sys.stdin.isatty():
-            print("destroying production needs --yes when there is no terminal to confirm on", file=sys.stderr)
-            return EXIT_USAGE
-        typed = input(f"This destroys {config.app_name} in production. Type 'production' to go on: ")
-        if typed.strip() != "production":
-            print("not destroyed", file=sys.stderr)
-            return EXIT_USAGE
+    if args.command == "destroy" and not _destroy_confirmed(args, config):
+        return EXIT_USAGE
     result: DeploymentResult | None = None
     try:
         with progress:
-            if args.command == "destroy":
-                await Cloud.destroy(
-                    config, project_dir=root, app=project.app, on_line=progress, on_event=progress.event
-                )
-            elif args.command == "rollback":
-                result = await Cloud.rollback(
-                    config,
-                    recreate=args.recreate,
-                    project_dir=root,
-                    app=project.app,
-                    on_line=progress,
-                    on_event=progress.event,
-                )
-            else:
-                result = await Cloud.deploy(
-                    config,
-                    version=args.release,
-                    stacks=args.stacks,
-                    concurrency=args.concurrency,
-                    project_dir=root,
-                    app=project.app,
-                    on_line=progress,
-                    on_event=progress.event,
-                    rollback_on_interrupt=args.rollback_on_interrupt,
-                    checks=not args.skip_checks,
-                    plan_dir=args.plan_dir.resolve() if args.plan_dir else None,
-                    force=args.force,
-                )
+            result = await _change_with(args, config, project, progress)
     finally:
         if not args.json:
             progress.print_summary(result.outputs if result is not None else None)
@@ -534,6 +515,60 @@ async def _change(args: argparse.Namespace, config: CloudConfig, project: Projec
     verb = "rolled back" if args.command == "rollback" else "deployed"
     _emit(args, data, f"{verb} {result.deployment_id}" + (f": {result.url}" if result.url else ""))
     return EXIT_OK
+
+
+def _destroy_confirmed(args: argparse.Namespace, config: CloudConfig) -> bool:
+    """Production is destroyed only with --yes, or after typing its name at a terminal."""
+    if not config.is_production or args.yes:
+        return True
+    if not sys.stdin.isatty():
+        print("destroying production needs --yes when there is no terminal to confirm on", file=sys.stderr)
+        return False
+    typed = input(f"This destroys {config.app_name} in production. Type 'production' to go on: ")
+    if typed.strip() != "production":
+        print("not destroyed", file=sys.stderr)
+        return False
+    return True
+
+
+async def _change_with(
+    args: argparse.Namespace, config: CloudConfig, project: Project, progress: Progress
+) -> DeploymentResult | None:
+    """Run the command's `Cloud` call with the live view; None for a destroy."""
+    from stacks_cloud.deploy.orchestrator import Cloud
+
+    view: dict[str, Any] = {"project_dir": project.root, "app": project.app, "on_line": progress}
+    view["on_event"] = progress.event
+    if args.command == "destroy":
+        await Cloud.destroy(config, **view)
+        return None
+    if args.command == "rollback":
+        return await Cloud.rollback(config, recreate=args.recreate, **view)
+    return await Cloud.deploy(
+        config,
+        version=args.release,
+        stacks=args.stacks,
+        concurrency=args.concurrency,
+        rollback_on_interrupt=args.rollback_on_interrupt,
+        checks=not args.skip_checks,
+        plan_dir=args.plan_dir.resolve() if args.plan_dir else None,
+        force=args.force,
+        **view,
+    )
+
+
+_COMMANDS: dict[str, Command] = {
+    "synth": _synth,
+    "check": _check,
+    "plan": _plan,
+    "drift": _plan,
+    "deploy": _change,
+    "rollback": _change,
+    "destroy": _change,
+    "status": _status,
+    "unlock": _unlock,
+    "bootstrap": _bootstrap,
+}
 
 
 def _render_status(config: CloudConfig, status: Any, recent: list[dict[str, Any]]) -> str:

@@ -19,14 +19,16 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from stacks_cloud.core.secrets import redact_text
+from stacks_cloud.terraform.events import Event
 from stacks_cloud.terraform.plan import CHANGE_SUMMARY_KEYS, short_address
 
 CI_WIDTH = 250
@@ -92,7 +94,7 @@ class Progress:
             return  # terraform's human lines: its events tell the same
         self._print(f"[{stack}] {redact_text(line)}")
 
-    def event(self, stack: str, event: dict[str, Any]) -> None:
+    def event(self, stack: str, event: Event) -> None:
         with self._lock:
             row = self.rows.setdefault(stack, StackRow(stack))
             line = self._apply(row, event)
@@ -101,69 +103,100 @@ class Progress:
             elif line:
                 self._print_locked(f"[{stack}] {line}")
 
-    def _apply(self, row: StackRow, event: dict[str, Any]) -> str | None:
+    def _apply(self, row: StackRow, event: Event) -> str | None:
         """Update the row from one event; return the CI line for it (None: no line)."""
-        now = self._clock()
-        kind = event.get("type")
-        hook = event.get("hook") or {}
-        resource = (hook.get("resource") or {}).get("addr") or ""
-        action = str(hook.get("action", ""))
-        if kind == "phase":
-            phase = str(event["phase"])
-            if row.started is None:
-                row.started = now
-            row.phase, row.current = phase, ""
-            return str(event.get("message") or phase)
-        if kind == "refresh_start" and row.phase in ("init", "waiting"):
-            row.phase = "refresh"
-            return None
-        if kind == "planned_change" and row.phase in ("init", "refresh", "waiting"):
-            row.phase = "plan"
-            return None
-        if kind == "change_summary":
-            changes = event.get("changes") or {}
-            counts = {key: int(changes.get(key, 0)) for key in ("add", "change", "remove")}
-            if changes.get("operation") == "plan":
-                row.total, row.changes = sum(counts.values()), counts
-                return f"plan: {counts['add']} to add, {counts['change']} to change, {counts['remove']} to destroy"
-            return None
-        if kind in ("apply_start", "apply_complete", "apply_errored") and action == "read" and kind != "apply_errored":
+        kind = event.get("type", "")
+        hook = event.get("hook", {})
+        if kind in ("apply_start", "apply_complete") and hook.get("action") == "read":
             return None  # data sources read during the plan: not changes
-        if kind == "apply_start":
-            row.phase, row.current = "apply", f"{_ACTIONS.get(action, action)} {short_address(resource)}"
-            return f"{short_address(resource)}: {_ACTIONS.get(action, action)}"
-        if kind == "apply_complete":
-            row.done += 1
-            key = {"create": "add", "update": "change", "delete": "remove"}.get(action)
-            if key:
-                row.applied[key] = row.applied.get(key, 0) + 1
-            row.current = ""
-            seconds = hook.get("elapsed_seconds", 0)
-            return f"{short_address(resource)}: {_DONE.get(action, action)} ({row.counts()}, {seconds}s)"
-        if kind == "apply_errored":
-            return f"{short_address(resource)}: failed"
-        if kind == "diagnostic":
-            diagnostic = event.get("diagnostic") or {}
-            if diagnostic.get("severity") == "warning":
-                summary = str(diagnostic.get("summary", ""))
-                if summary not in self._warnings:
-                    self._warnings.add(summary)
-                    return f"warning: {redact_text(summary)}"
-            return None  # errors: the failure message says them once
-        if kind == "log":  # terraform's own notices: an interrupt received, an operation stopping
-            text = " ".join(str(event.get("@message", "")).split())
-            if text:
-                if self.live:
-                    self._print_locked(f"{row.stack}: {redact_text(text)}")
-                return redact_text(text)
-            return None
-        if kind == "stack_done":
-            row.ended = now
-            row.phase = str(event.get("result", "done"))
-            row.current = ""
-            row.url = event.get("url")
-            return f"{row.phase}: {_signed(row.applied)} in {row.elapsed(now):.0f}s"
+        handler = self._HANDLERS.get(kind)
+        return handler(self, row, event) if handler is not None else None
+
+    def _on_phase(self, row: StackRow, event: Event) -> str | None:
+        phase = str(event.get("phase", ""))
+        if row.started is None:
+            row.started = self._clock()
+        row.phase, row.current = phase, ""
+        return str(event.get("message") or phase)
+
+    def _on_refresh_start(self, row: StackRow, event: Event) -> str | None:
+        if row.phase in ("init", "waiting"):
+            row.phase = "refresh"
         return None
+
+    def _on_planned_change(self, row: StackRow, event: Event) -> str | None:
+        if row.phase in ("init", "refresh", "waiting"):
+            row.phase = "plan"
+        return None
+
+    def _on_change_summary(self, row: StackRow, event: Event) -> str | None:
+        changes = event.get("changes", {})
+        if changes.get("operation") != "plan":
+            return None
+        counts = {"add": int(changes.get("add", 0)), "change": int(changes.get("change", 0))}
+        counts["remove"] = int(changes.get("remove", 0))
+        row.total, row.changes = sum(counts.values()), counts
+        return f"plan: {counts['add']} to add, {counts['change']} to change, {counts['remove']} to destroy"
+
+    def _on_apply_start(self, row: StackRow, event: Event) -> str | None:
+        hook = event.get("hook", {})
+        resource, action = short_address(hook.get("resource", {}).get("addr", "")), hook.get("action", "")
+        row.phase, row.current = "apply", f"{_ACTIONS.get(action, action)} {resource}"
+        return f"{resource}: {_ACTIONS.get(action, action)}"
+
+    def _on_apply_complete(self, row: StackRow, event: Event) -> str | None:
+        hook = event.get("hook", {})
+        resource, action = short_address(hook.get("resource", {}).get("addr", "")), hook.get("action", "")
+        row.done += 1
+        key = {"create": "add", "update": "change", "delete": "remove"}.get(action)
+        if key:
+            row.applied[key] = row.applied.get(key, 0) + 1
+        row.current = ""
+        seconds = hook.get("elapsed_seconds", 0)
+        return f"{resource}: {_DONE.get(action, action)} ({row.counts()}, {seconds}s)"
+
+    def _on_apply_errored(self, row: StackRow, event: Event) -> str | None:
+        return f"{short_address(event.get('hook', {}).get('resource', {}).get('addr', ''))}: failed"
+
+    def _on_diagnostic(self, row: StackRow, event: Event) -> str | None:
+        diagnostic = event.get("diagnostic", {})
+        if diagnostic.get("severity") != "warning":
+            return None  # errors: the failure message says them once
+        summary = str(diagnostic.get("summary", ""))
+        if summary in self._warnings:
+            return None
+        self._warnings.add(summary)
+        return f"warning: {redact_text(summary)}"
+
+    def _on_log(self, row: StackRow, event: Event) -> str | None:
+        """terraform's own notices: an interrupt received, an operation stopping."""
+        text = " ".join(str(event.get("@message", "")).split())
+        if not text:
+            return None
+        if self.live:
+            self._print_locked(f"{row.stack}: {redact_text(text)}")
+        return redact_text(text)
+
+    def _on_stack_done(self, row: StackRow, event: Event) -> str | None:
+        now = self._clock()
+        row.ended = now
+        row.phase = str(event.get("result", "done"))
+        row.current = ""
+        row.url = event.get("url")
+        return f"{row.phase}: {_signed(row.applied)} in {row.elapsed(now):.0f}s"
+
+    _HANDLERS: ClassVar[dict[str, Callable[[Progress, StackRow, Event], str | None]]] = {
+        "phase": _on_phase,
+        "refresh_start": _on_refresh_start,
+        "planned_change": _on_planned_change,
+        "change_summary": _on_change_summary,
+        "apply_start": _on_apply_start,
+        "apply_complete": _on_apply_complete,
+        "apply_errored": _on_apply_errored,
+        "diagnostic": _on_diagnostic,
+        "log": _on_log,
+        "stack_done": _on_stack_done,
+    }
 
     # --- output -----------------------------------------------------------------------------------------
 

@@ -46,6 +46,34 @@ def stack_documents(outdir: Path) -> dict[str, bytes]:
     return {p.name: (p / "cdk.tf.json").read_bytes() for p in stacks.iterdir() if (p / "cdk.tf.json").is_file()}
 
 
+def describe_change(before: dict[str, bytes], after: dict[str, bytes], seconds: float) -> str:
+    """The line for one synth: how long it took and which stacks' Terraform changed."""
+    changed = sorted(name for name in after if before.get(name) != after[name])
+    removed = sorted(set(before) - set(after))
+    if not before:
+        return f"synthesized {len(after)} stack(s) in {seconds:.2f} s"
+    if not (changed or removed):
+        return f"re-synthesized in {seconds:.2f} s; no stack changed"
+    parts = [f"changed: {', '.join(changed)}"] if changed else []
+    parts += [f"removed: {', '.join(removed)}"] if removed else []
+    return f"re-synthesized in {seconds:.2f} s; {'; '.join(parts)}"
+
+
+def synth_once(project: Project, load: Callable[[Project], CloudConfig], started: float) -> str:
+    """Build and write `project`'s stacks; the line to say. `started` is when the change was seen
+    (re-importing the project counts too). A failed synth keeps `cdktf.out` as it was."""
+    outdir = project.root / "cdktf.out"
+    before = stack_documents(outdir)
+    try:
+        config = load(project)
+        synth_atomically(outdir, lambda app: project.app.build(config, app=app, project_dir=project.root))
+    except ConfigError as error:
+        return f"synth failed ({time.perf_counter() - started:.2f} s), cdktf.out kept:\n{error}"
+    except Exception as error:  # the user's construct code raised: say so, keep watching
+        return f"synth failed ({type(error).__name__}: {error}), cdktf.out kept"
+    return describe_change(before, stack_documents(outdir), time.perf_counter() - started)
+
+
 def watch(
     project: Project,
     load: Callable[[Project], CloudConfig],
@@ -57,40 +85,11 @@ def watch(
     """Synthesize now, then after every change; `say` gets one line per synth. Stops on Ctrl-C (or after
     `max_rounds` synths, for tests)."""
     root = project.root
-    outdir = root / "cdktf.out"
-    rounds = 0
-
-    def synth(current: Project, started: float) -> None:
-        """Build and write; `started` is when the change was seen (re-importing the project counts too)."""
-        nonlocal rounds
-        rounds += 1
-        before = stack_documents(outdir)
-        try:
-            config = load(current)
-            synth_atomically(outdir, lambda app: current.app.build(config, app=app, project_dir=root))
-        except ConfigError as error:
-            say(f"synth failed ({time.perf_counter() - started:.2f} s), cdktf.out kept:\n{error}")
-            return
-        except Exception as error:  # the user's construct code raised: say so, keep watching
-            say(f"synth failed ({type(error).__name__}: {error}), cdktf.out kept")
-            return
-        seconds = time.perf_counter() - started
-        after = stack_documents(outdir)
-        changed = sorted(name for name in after if before.get(name) != after[name])
-        removed = sorted(set(before) - set(after))
-        if not before:
-            say(f"synthesized {len(after)} stack(s) in {seconds:.2f} s")
-        elif changed or removed:
-            parts = [f"changed: {', '.join(changed)}"] if changed else []
-            parts += [f"removed: {', '.join(removed)}"] if removed else []
-            say(f"re-synthesized in {seconds:.2f} s; {'; '.join(parts)}")
-        else:
-            say(f"re-synthesized in {seconds:.2f} s; no stack changed")
-
     stop: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.append(signum))  # ends the loop, not a synth
     try:
-        synth(project, time.perf_counter())
+        say(synth_once(project, load, time.perf_counter()))
+        rounds = 1
         extra = [config_file] if config_file else []
         seen = watched_files(root, extra)
         say(f"watching {len(seen)} file(s) under {root}; Ctrl-C stops")
@@ -99,15 +98,13 @@ def watch(
             now = watched_files(root, extra)
             if now == seen:
                 continue
-            seen = now
-            started = time.perf_counter()
+            seen, started, rounds = now, time.perf_counter(), rounds + 1
             forget_project_modules(root)
             try:
                 current = Project(root, load_app(root))
             except ConfigError as error:
-                rounds += 1
                 say(f"synth failed, cdktf.out kept:\n{error}")
                 continue
-            synth(current, started)
+            say(synth_once(current, load, started))
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -9,12 +9,95 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict, cast
 
 from stacks_cloud.terraform.plan import CHANGE_SUMMARY_KEYS
 
-EventSink = Callable[[str, dict[str, Any]], None]
-"""`sink(stack, event)`: terraform's `-json` events of a stack, and the engine's `phase` / `stack_done` events."""
+
+class ResourceRef(TypedDict, total=False):
+    addr: str
+    resource_type: str
+    resource_name: str
+
+
+class Hook(TypedDict, total=False):
+    """What a resource event is about (terraform's `hook`)."""
+
+    resource: ResourceRef
+    action: str
+    """create, update, delete, read, ..."""
+    elapsed_seconds: float
+
+
+class Changes(TypedDict, total=False):
+    """terraform's `change_summary`: what a plan would do (`operation: plan`) or an apply did."""
+
+    operation: str
+    add: int
+    change: int
+    remove: int
+
+
+class DiagnosticBody(TypedDict, total=False):
+    severity: str
+    summary: str
+    detail: str
+    address: str
+
+
+Event = TypedDict(
+    "Event",
+    {
+        "type": str,
+        "@level": str,
+        "@message": str,
+        "hook": Hook,
+        "changes": Changes,
+        "change": dict[str, object],
+        "diagnostic": DiagnosticBody,
+        "phase": str,
+        "message": str | None,
+        "result": str,
+        "url": str | None,
+    },
+    total=False,
+)
+"""One event of a stack: a line of terraform's `-json` output (`type` apply_start, apply_complete,
+change_summary, diagnostic, log, ...), or one of the engine's own: `phase` (`phase`, `message`) and
+`stack_done` (`result`, a `StackState` value, and `url`)."""
+
+EventSink = Callable[[str, Event], None]
+"""`sink(stack, event)`: the events of a stack as they happen, for a live view."""
+
+
+def phase_event(phase: str, message: str | None = None) -> Event:
+    return {"type": "phase", "phase": phase, "message": message}
+
+
+def done_event(result: str, url: str | None = None) -> Event:
+    return {"type": "stack_done", "result": result, "url": url}
+
+
+def plan_summary_event(counts: dict[str, int]) -> Event:
+    """What a (saved) plan will do, as terraform's own plan `change_summary` says it."""
+    changes: Changes = {
+        "operation": "plan",
+        "add": counts["add"],
+        "change": counts["change"],
+        "remove": counts["destroy"],
+    }
+    return {"type": "change_summary", "changes": changes}
+
+
+def parse_event(line: str) -> Event | None:
+    """The event of one `-json` output line; None for a line that is not one."""
+    if not line.startswith("{"):
+        return None
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    return cast(Event, data) if isinstance(data, dict) else None
 
 
 @dataclass(frozen=True)
@@ -42,20 +125,16 @@ class Events:
     summary: dict[str, int] = field(default_factory=dict)
     """terraform's own count of what the apply did: `add`, `change`, `destroy`."""
 
-    def feed(self, line: str) -> tuple[str | None, dict[str, Any] | None]:
+    def feed(self, line: str) -> tuple[str | None, Event | None]:
         """Take one output line; return the human message to show for it (None: nothing) and its event."""
-        if not line.startswith("{"):
+        event = parse_event(line)
+        if event is None:
             return (line if line.strip() else None), None
-        try:
-            event: dict[str, Any] = json.loads(line)
-        except ValueError:
-            return line, None
         kind = event.get("type")
         message = str(event.get("@message", ""))
-        hook = event.get("hook") or {}
-        address = (hook.get("resource") or {}).get("addr")
+        address = event.get("hook", {}).get("resource", {}).get("addr")
         if kind == "diagnostic":
-            diagnostic = event.get("diagnostic") or {}
+            diagnostic = event.get("diagnostic", {})
             self.diagnostics.append(
                 Diagnostic(
                     severity=str(diagnostic.get("severity", event.get("@level", "error"))),
@@ -68,9 +147,9 @@ class Events:
             self.started.append(str(address))
         elif kind == "apply_complete" and address:
             self.changed.append(str(address))
-        elif kind == "change_summary" and (event.get("changes") or {}).get("operation") in ("apply", "destroy"):
-            changes = event["changes"]
-            self.summary = {key: int(changes.get(name, 0)) for key, name in CHANGE_SUMMARY_KEYS}
+        elif kind == "change_summary" and event.get("changes", {}).get("operation") in ("apply", "destroy"):
+            changes: dict[str, object] = dict(event.get("changes", {}))
+            self.summary = {key: int(str(changes.get(name, 0))) for key, name in CHANGE_SUMMARY_KEYS}
         self.messages.append(message)
         return (message or None), event
 

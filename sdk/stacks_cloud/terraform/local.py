@@ -27,7 +27,14 @@ from stacks_cloud.core.errors import (
     StateLockedError,
 )
 from stacks_cloud.core.secrets import redact_text
-from stacks_cloud.terraform.events import Diagnostic, Events, EventSink
+from stacks_cloud.terraform.events import (
+    Diagnostic,
+    Events,
+    EventSink,
+    done_event,
+    phase_event,
+    plan_summary_event,
+)
 from stacks_cloud.terraform.executor import Executor, LineCallback
 from stacks_cloud.terraform.init_cache import InitCache, init_inputs_digest
 from stacks_cloud.terraform.plugin_lock import plugin_cache_lock
@@ -83,22 +90,16 @@ class StackDir:
     def phase(self, phase: str, message: str | None = None) -> None:
         """Tell the event sink the stack entered `phase` (init, refresh, plan, apply)."""
         if self.on_event is not None:
-            self.on_event(self.name, {"type": "phase", "phase": phase, "message": message})
+            self.on_event(self.name, phase_event(phase, message))
 
     def planned(self, counts: dict[str, int]) -> None:
         """Tell the event sink what the (saved) plan will do, as terraform's own plan summary event says it."""
         if self.on_event is not None:
-            changes = {
-                "operation": "plan",
-                "add": counts["add"],
-                "change": counts["change"],
-                "remove": counts["destroy"],
-            }
-            self.on_event(self.name, {"type": "change_summary", "changes": changes})
+            self.on_event(self.name, plan_summary_event(counts))
 
     def done(self, result: str, *, url: str | None = None) -> None:
         if self.on_event is not None:
-            self.on_event(self.name, {"type": "stack_done", "result": result, "url": url})
+            self.on_event(self.name, done_event(result, url))
 
     def _log(self, action: str) -> Path | None:
         return self.log_dir / f"{self.name}.{action}.log" if self.log_dir else None

@@ -17,7 +17,7 @@ from stacks_cloud.config import CloudConfig, CloudStateSettings, StateConfig
 from stacks_cloud.core.errors import CloudProviderError, Problem
 from stacks_cloud.models import StateLock
 from stacks_cloud.state.base import BootstrapOutcome, StateBackend
-from stacks_cloud.state.cloud.tfe import TfeClient, bootstrap_workspaces, find_token
+from stacks_cloud.state.cloud.tfe import TfeClient, bootstrap_workspaces, client_for, find_token
 from stacks_cloud.state.ledger import Ledger
 from stacks_cloud.state.local import state_folder
 from stacks_cloud.state.sqlite_ledger import SqliteLedger
@@ -33,15 +33,6 @@ def _settings(config: CloudConfig) -> CloudStateSettings:
     if settings is None:  # `problems` refuses such a config before any of this runs
         raise CloudProviderError("state.cloud is not set", provider="terraform")
     return settings
-
-
-def _client(settings: CloudStateSettings) -> TfeClient:
-    token = find_token(settings.hostname)
-    if token is None:
-        raise CloudProviderError(
-            f"no API token for {settings.hostname}: run `terraform login {settings.hostname}`", provider="terraform"
-        )
-    return TfeClient(settings.hostname, token)
 
 
 class CloudStateBackend(StateBackend):
@@ -84,7 +75,7 @@ class CloudStateBackend(StateBackend):
 
     def state_locks(self, config: CloudConfig, stacks: list[str]) -> list[StateLock]:
         settings = _settings(config)
-        tfe = _client(settings)
+        tfe = client_for(settings)
         locks = []
         for stack in stacks:
             workspace = tfe.workspace(settings.organization, stack)
@@ -104,7 +95,7 @@ class CloudStateBackend(StateBackend):
 
     def remove_state_lock(self, config: CloudConfig, lock: StateLock) -> None:
         settings = _settings(config)
-        tfe = _client(settings)
+        tfe = client_for(settings)
         workspace = tfe.workspace(settings.organization, lock.stack)
         if workspace is None or str(workspace["id"]) != lock.lock_id or not workspace["attributes"].get("locked"):
             raise CloudProviderError(f"{lock.stack}: the workspace is no longer locked as listed", provider="terraform")

@@ -163,6 +163,45 @@ class WorkspaceReport:
         return f"{where}: " + "; ".join(parts)
 
 
+def client_for(settings: CloudStateSettings) -> TfeClient:
+    """An API client with the token terraform would use for `settings.hostname` (a `ConfigError` if none)."""
+    token = find_token(settings.hostname)
+    if token is None:
+        raise ConfigError(
+            "Terraform Cloud",
+            [
+                Problem(
+                    "state.cloud.hostname",
+                    settings.hostname,
+                    "has no API token on this machine.",
+                    f"run `terraform login {settings.hostname}` (or set TF_TOKEN_"
+                    f"{settings.hostname.replace('.', '_')}), then try again.",
+                )
+            ],
+        )
+    return TfeClient(settings.hostname, token)
+
+
+def _project_id(client: TfeClient, settings: CloudStateSettings) -> str | None:
+    """The id of the configured project (None: the organization's default); a `ConfigError` if unknown."""
+    if not settings.project:
+        return None
+    project_id = client.project_id(settings.organization, settings.project)
+    if project_id is None:
+        raise ConfigError(
+            "Terraform Cloud",
+            [
+                Problem(
+                    "state.cloud.project",
+                    settings.project,
+                    f"is not a project of the organization {settings.organization!r}.",
+                    "create it in Terraform Cloud, or fix the name (or remove it: the default project).",
+                )
+            ],
+        )
+    return project_id
+
+
 def bootstrap_workspaces(
     settings: CloudStateSettings,
     stacks: list[str],
@@ -172,38 +211,9 @@ def bootstrap_workspaces(
     client: TfeClient | None = None,
 ) -> WorkspaceReport:
     """Make sure each stack's workspace exists with the configured execution mode, tags and project."""
-    if client is None:
-        token = find_token(settings.hostname)
-        if token is None:
-            raise ConfigError(
-                "Terraform Cloud",
-                [
-                    Problem(
-                        "state.cloud.hostname",
-                        settings.hostname,
-                        "has no API token on this machine.",
-                        f"run `terraform login {settings.hostname}` (or set TF_TOKEN_"
-                        f"{settings.hostname.replace('.', '_')}), then try again.",
-                    )
-                ],
-            )
-        client = TfeClient(settings.hostname, token)
+    client = client or client_for(settings)
     organization = settings.organization
-    project_id = None
-    if settings.project:
-        project_id = client.project_id(organization, settings.project)
-        if project_id is None:
-            raise ConfigError(
-                "Terraform Cloud",
-                [
-                    Problem(
-                        "state.cloud.project",
-                        settings.project,
-                        f"is not a project of the organization {organization!r}.",
-                        "create it in Terraform Cloud, or fix the name (or remove it: the default project).",
-                    )
-                ],
-            )
+    project_id = _project_id(client, settings)
     tags = workspace_tags(settings, app=app, environment=environment)
     report = WorkspaceReport(settings.hostname, organization)
     for name in stacks:
