@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # imported when a command runs: `cloud init` and `--help` nev
     from stacks_cloud.config import CloudConfig
     from stacks_cloud.deploy.progress import Progress
     from stacks_cloud.deploy.project import Project
-    from stacks_cloud.models import DeploymentResult
+    from stacks_cloud.models import DeploymentResult, DeploymentStatus
 
     Command = Callable[[argparse.Namespace, CloudConfig, Project], Awaitable[int]]
     """One `cloud` command: its arguments, the project's config and the project; its exit code."""
@@ -571,7 +571,7 @@ _COMMANDS: dict[str, Command] = {
 }
 
 
-def _render_status(config: CloudConfig, status: Any, recent: list[dict[str, Any]]) -> str:
+def _render_status(config: CloudConfig, status: DeploymentStatus, recent: list[dict[str, Any]]) -> str:
     live = f"live: {status.deployment_id}" if status.deployment_id else "nothing live"
     lines = [f"{config.app_name} {config.environment}: {status.status.value}, health {status.health.value} ({live})"]
     if status.version:
