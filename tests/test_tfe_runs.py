@@ -193,7 +193,9 @@ def start_run(tfc: Tfc, folder: Path, workspace_id: str, **attributes: object) -
     assert status == 201, version
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        tar.add(folder / "main.tf", arcname="main.tf")
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and path.suffix in (".tf", ".json"):
+                tar.add(path, arcname=path.name)
     upload = urllib.request.Request(version["data"]["attributes"]["upload-url"], data=buffer.getvalue(), method="PUT")
     with urllib.request.urlopen(upload, context=tfc.context, timeout=30) as response:
         assert response.status == 200

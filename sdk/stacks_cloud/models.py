@@ -181,6 +181,8 @@ class PlanSummary(BaseModel):
     deployed: bool = True
     note: str | None = None
     """Why the plan is what it is, when that is not obvious (a dependency not deployed yet)."""
+    run: dict[str, str] | None = None
+    """The Terraform Cloud run that made the plan (`run`, its id, and `url`), for remote execution."""
 
     @property
     def has_changes(self) -> bool:
@@ -202,6 +204,8 @@ class PlanSummary(BaseModel):
                 else "no changes"
             )
         lines = [f"{self.stack}: {head}"]
+        if self.run:
+            lines.append(f"  run: {self.run.get('url')}")
         if self.note:
             lines.append(f"  note: {self.note}")
         for change in changes:
@@ -281,6 +285,7 @@ class LedgerView(Protocol):
         outputs: dict[str, Any] | None = None,
         seconds: float | None = None,
         error: str | None = None,
+        run: dict[str, str] | None = None,
     ) -> None:
         """Record the state of one stack of a deployment."""
 

@@ -96,11 +96,40 @@ class CloudStateSettings(Model):
     """Terraform Cloud project the workspaces belong to. Default: the organization's default project."""
     tags: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9:_-]*$", max_length=255)]] = Field(default_factory=list)
     """Tags every workspace gets, besides `stacks-cloud`, `app:<app>` and `env:<environment>`. Default: none."""
-    execution_mode: Literal["local", "remote"] = "local"
-    """Where plans and applies run. `local` (default): where `cloud deploy` runs, so the deploy engine,
-    hooks and policy gate run there and Terraform Cloud keeps the state, locks and history. `remote`:
-    Terraform Cloud runs terraform itself (a run per apply; cloud credentials must be workspace
-    variables there); the engine still orders stacks and runs hooks locally."""
+    execution_mode: Literal["local", "remote", "agent"] = "local"
+    """Where plans and applies run. `local` (default): where `cloud deploy` runs; Terraform Cloud keeps the
+    state and locks. `remote`: each stack's plan and apply is a run in Terraform Cloud, which the engine
+    starts, follows and stops (the hooks and the policy gate still run where `cloud deploy` runs, and the
+    cloud credentials the runs need are copied to each workspace as sensitive variables). `agent`: as
+    remote, on the agent pool `agentPoolId`."""
+    agent_pool_id: Annotated[str, Field(pattern=r"^apool-[A-Za-z0-9]+$")] | None = None
+    """The agent pool of `agent` execution (`apool-...`, from the organization's settings). Required for it."""
+
+    def semantic_problems(self) -> list[Problem]:
+        if self.execution_mode == "agent" and self.agent_pool_id is None:
+            return [
+                Problem(
+                    "state.cloud.agent_pool_id",
+                    None,
+                    "is required when executionMode is 'agent'.",
+                    "name the pool the runs go to, e.g. 'apool-yZ3kQ8Ld6M9pGf2a' (Settings > Agents).",
+                )
+            ]
+        if self.execution_mode != "agent" and self.agent_pool_id is not None:
+            return [
+                Problem(
+                    "state.cloud.agent_pool_id",
+                    self.agent_pool_id,
+                    f"is set but executionMode is {self.execution_mode!r}, so no agent would run.",
+                    "set executionMode to 'agent', or remove agentPoolId.",
+                )
+            ]
+        return []
+
+    @property
+    def runs_remotely(self) -> bool:
+        """Whether plans and applies are Terraform Cloud runs (remote or agent execution)."""
+        return self.execution_mode != "local"
 
 
 class StateConfig(Model):
@@ -123,6 +152,8 @@ class StateConfig(Model):
         problems = _backend_problems(self)
         if self.s3 is not None:
             problems += self.s3.semantic_problems()
+        if self.cloud is not None:
+            problems += self.cloud.semantic_problems()
         if not Path(self.local_dir).is_absolute() and ".." in Path(self.local_dir).parts:
             problems.append(
                 Problem(

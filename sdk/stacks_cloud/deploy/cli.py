@@ -75,6 +75,13 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
 def _deploy_options(deploy: argparse.ArgumentParser) -> None:
     deploy.add_argument("--version", dest="release", help="version label (default: git describe)")
     deploy.add_argument(
+        "--timeout",
+        type=float,
+        default=1800.0,
+        metavar="SECONDS",
+        help="seconds one stack may take, a Terraform Cloud run canceled then even while queued (default 1800)",
+    )
+    deploy.add_argument(
         "--plan",
         "--plan-file",
         dest="plan_dir",
@@ -553,6 +560,7 @@ async def _change_with(
         checks=not args.skip_checks,
         plan_dir=args.plan_dir.resolve() if args.plan_dir else None,
         force=args.force,
+        timeout=args.timeout,
         **view,
     )
 

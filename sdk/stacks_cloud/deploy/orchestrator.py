@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from stacks_cloud.config import CloudConfig
+from stacks_cloud.core.errors import ConfigError, Problem
 from stacks_cloud.deploy.rollback import destroy_target, destroyed_last, rollback_target
 from stacks_cloud.deploy.saved_plans import check_plan_folder, read_saved_plans, save_plans
 from stacks_cloud.deploy.session import RunOptions, Session
@@ -64,12 +65,14 @@ class Cloud:
         plan_dir: Path | None = None,
         on_event: EventSink | None = None,
         force: bool = False,
+        timeout: float = 1800.0,
     ) -> DeploymentResult:
         """Deploy `config` while holding the environment lock, after the policy gate (`checks=False`: without
         it, recorded in the ledger). `plan_dir` (written by `plan(out=...)`): apply exactly the plans saved
         there, which terraform refuses once anything changed since. `on_event(stack, event)` receives
         terraform's events and the engine's phases (for a live view). Stacks whose synthesized Terraform
-        is identical to the live deployment's are skipped (`force=True`: applied anyway).
+        is identical to the live deployment's are skipped (`force=True`: applied anyway). `timeout`: seconds
+        one stack may take (a Terraform Cloud run is canceled then, even while it is queued).
 
         Raises `ConfigError` (nothing recorded) for an unknown stack, `DeploymentLockedError` (nothing
         recorded) when another run holds the environment, the provider's errors after recording a
@@ -77,6 +80,9 @@ class Cloud:
         """
         session = Session(config, project_dir=project_dir, on_line=on_line, logger=logger, app=app, on_event=on_event)
         session.provider.check_stacks(config, stacks)
+        _check_run_environment(session)
+        if plan_dir is not None:
+            _refuse_saved_plans_for_runs_elsewhere(config, "--plan", plan_dir)
         saved = read_saved_plans(plan_dir, config, stacks) if plan_dir is not None else None
         if checks:
             session.gate.prepare(session.project_dir)
@@ -94,6 +100,7 @@ class Cloud:
                 checks=checks,
                 saved_plans=saved,
                 force=force,
+                timeout=timeout,
             )
             return await session.apply(deployment_id, version or default_version(session.project_dir), options)
         finally:
@@ -171,6 +178,7 @@ class Cloud:
     ) -> bool:
         """Destroy the environment's stacks (as last deployed). Production keeps resources marked to keep."""
         session = Session(config, project_dir=project_dir, on_line=on_line, logger=logger, app=app, on_event=on_event)
+        _check_run_environment(session)
         await session.acquire(new_deployment_id(config.environment), "destroy")
         try:
             target = deployment_id or destroy_target(session.ledger, config)
@@ -277,7 +285,9 @@ async def _plan(
 ) -> list[PlanSummary]:
     session = Session(config, project_dir=project_dir, on_line=on_line, app=app)
     session.provider.check_stacks(config, stacks)
+    _check_run_environment(session)
     if out is not None:
+        _refuse_saved_plans_for_runs_elsewhere(config, "--out", out)
         check_plan_folder(out)
     plan_id = f"{'drift' if refresh_only else 'plan'}-{new_deployment_id(config.environment)}"
     version = default_version(session.project_dir)
@@ -289,6 +299,29 @@ async def _plan(
         return summaries
     finally:
         shutil.rmtree(deploy_config.work_dir, ignore_errors=True)
+
+
+def _check_run_environment(session: Session) -> None:
+    """Runs elsewhere (Terraform Cloud) get their credentials from here: refuse what is missing before anything
+    is recorded or run (`ConfigError` naming each variable)."""
+    if backend_for(session.config).runs_elsewhere(session.config):
+        session.provider.run_environment(session.config)
+
+
+def _refuse_saved_plans_for_runs_elsewhere(config: CloudConfig, option: str, folder: Path) -> None:
+    if backend_for(config).runs_elsewhere(config):
+        raise ConfigError(
+            "command line",
+            [
+                Problem(
+                    option,
+                    str(folder),
+                    "saves plans on this machine, but the stacks plan and apply as Terraform Cloud runs"
+                    " (state.cloud.executionMode), where a plan saved here cannot be applied.",
+                    "review `cloud plan` (each stack's run is linked), then `cloud deploy`.",
+                )
+            ],
+        )
 
 
 def history(config: CloudConfig, *, project_dir: Path | None = None, limit: int = 20) -> list[dict[str, Any]]:

@@ -52,6 +52,8 @@ class StackRow:
     applied: dict[str, int] = field(default_factory=dict)
     """What was done so far, by the same keys."""
     url: str | None = None
+    run: dict[str, str] | None = None
+    """The Terraform Cloud run that carries the stack (its id and URL), when it runs there."""
 
     @property
     def region(self) -> str:
@@ -177,6 +179,10 @@ class Progress:
             self._print_locked(f"{row.stack}: {redact_text(text)}")
         return redact_text(text)
 
+    def _on_run(self, row: StackRow, event: Event) -> str | None:
+        row.run = {"run": event.get("run", ""), "url": event.get("url") or ""}
+        return f"Terraform Cloud run {row.run['run']}: {row.run['url']}"
+
     def _on_stack_done(self, row: StackRow, event: Event) -> str | None:
         now = self._clock()
         row.ended = now
@@ -196,6 +202,7 @@ class Progress:
         "diagnostic": _on_diagnostic,
         "log": _on_log,
         "stack_done": _on_stack_done,
+        "run": _on_run,
     }
 
     # --- output -----------------------------------------------------------------------------------------
@@ -260,6 +267,7 @@ class Progress:
                 "planned": {key: row.changes.get(name, 0) for key, name in CHANGE_SUMMARY_KEYS},
                 "applied": {key: row.applied.get(name, 0) for key, name in CHANGE_SUMMARY_KEYS},
                 "seconds": round(row.elapsed(now), 1),
+                **({"run": row.run} if row.run else {}),
             }
             for row in self.rows.values()
         }

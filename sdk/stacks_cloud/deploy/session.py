@@ -77,6 +77,8 @@ class RunOptions:
     what was checked before)."""
     saved_plans: Path | None = None
     force: bool = False
+    timeout: float = 1800.0
+    """Seconds one stack may take (a Terraform Cloud run, from when it is queued)."""
 
 
 class Session:
@@ -157,6 +159,7 @@ class Session:
             synthesized_dir=options.saved_plans,
             saved_plans=options.saved_plans is not None,
             force=options.force or options.target is not None,
+            timeout=options.timeout,
         )
 
     # --- a deployment, step by step -------------------------------------------------------------------------

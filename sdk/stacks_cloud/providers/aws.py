@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import urllib.error
 import urllib.request
 from typing import Any, ClassVar
@@ -10,10 +11,13 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from stacks_cloud.cdk import App
-from stacks_cloud.config import AwsSettings
+from stacks_cloud.config import AwsSettings, CloudConfig
 from stacks_cloud.core.errors import ConfigError, Problem
+from stacks_cloud.core.secrets import register_secret
 from stacks_cloud.models import DeploymentConfig, Health
 from stacks_cloud.providers.cdktf_stacks import CdktfStacksProvider
+
+RUN_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 
 class AwsProvider(CdktfStacksProvider):
@@ -39,6 +43,34 @@ class AwsProvider(CdktfStacksProvider):
                 ],
             )
         project_app.build(config.cloud, app=app, project_dir=config.project_dir)
+
+    def run_environment(self, config: CloudConfig) -> dict[str, str]:
+        """The AWS credentials of this machine's environment, for runs in Terraform Cloud (copied to each
+        workspace as sensitive variables): `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, and
+        `AWS_SESSION_TOKEN` when set. A profile or an SSO login cannot travel: export the keys."""
+        missing = [name for name in RUN_CREDENTIALS if not os.environ.get(name)]
+        if missing:
+            raise ConfigError(
+                "Terraform Cloud run environment",
+                [
+                    Problem(
+                        name,
+                        None,
+                        "is not set: the stacks run in Terraform Cloud (state.cloud.executionMode"
+                        f" {config.state.cloud.execution_mode if config.state.cloud else 'remote'!r}), and their"
+                        " runs get the AWS credentials from this environment as sensitive workspace variables.",
+                        'export the keys the runs should use (e.g. `eval "$(aws configure export-credentials'
+                        ' --format env)"`), then deploy again.',
+                    )
+                    for name in missing
+                ],
+            )
+        names = [*RUN_CREDENTIALS, *(["AWS_SESSION_TOKEN"] if os.environ.get("AWS_SESSION_TOKEN") else [])]
+        environment = {name: os.environ[name] for name in names}
+        for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            if name in environment:
+                register_secret(environment[name])
+        return environment
 
     def url_from(self, outputs: dict[str, dict[str, Any]]) -> str | None:
         """The global stack's URL; without one, the API URL of the first region in the config's order (the

@@ -133,6 +133,12 @@ class CloudProvider(ABC):
         Default: None, nothing to check (the ledger records the gate as not applicable)."""
         return None
 
+    def run_environment(self, config: CloudConfig) -> dict[str, str]:
+        """The environment this provider's terraform needs when it runs elsewhere (a Terraform Cloud run):
+        its cloud credentials, by variable name, read from this machine. Raise `ConfigError` naming what is
+        missing. Default: nothing."""
+        return {}
+
     def stack_names(self, config: CloudConfig) -> list[str]:
         """The stacks `config` produces (what `--stacks` may select, what `cloud bootstrap` prepares).
         Default: none (the provider deploys as one unit)."""

@@ -48,12 +48,13 @@ from stacks_cloud.models import (
 from stacks_cloud.providers.base import CloudProvider
 from stacks_cloud.stacks.app import stack_names
 from stacks_cloud.state import backend_for
+from stacks_cloud.state.base import RunNeeds
 from stacks_cloud.terraform.cli_config import terraform_env
 from stacks_cloud.terraform.events import Events
 from stacks_cloud.terraform.executor import Executor, StackRunner
 from stacks_cloud.terraform.init_cache import InitCache
 from stacks_cloud.terraform.local import LocalExecutor
-from stacks_cloud.terraform.plan import Action, ResourceChange, counts, has_prior_state, read_drift, read_plan
+from stacks_cloud.terraform.plan import Action, ResourceChange, counts, read_drift, read_plan
 from stacks_cloud.terraform.process import CancelledAfterExit
 from stacks_cloud.terraform.version import require_terraform
 
@@ -106,11 +107,15 @@ class CdktfStacksProvider(CloudProvider):
         return terraform_env(cache.terraform, plugin_cache=cache.plugins)
 
     def executor(self, config: CloudConfig) -> Executor:
-        """Where the stacks' terraform runs: on this machine, once it is recent enough for the state backend."""
+        """Where the stacks' terraform runs, as the state backend says: on this machine (once its terraform is
+        recent enough for the backend), or as Terraform Cloud runs."""
         env = self.terraform_env()
         backend = backend_for(config)
-        require_terraform(backend.minimum_terraform(config), env, needed_by=f"the {backend.name} state backend")
-        return LocalExecutor(env, observer=self.runtime.observer, on_event=self.runtime.on_event)
+        local = LocalExecutor(env, observer=self.runtime.observer, on_event=self.runtime.on_event)
+        executor = backend.executor(config, local)
+        if executor is local:
+            require_terraform(backend.minimum_terraform(config), env, needed_by=f"the {backend.name} state backend")
+        return executor
 
     def _cloud(self) -> CloudConfig:
         return self.runtime.cloud
@@ -230,12 +235,15 @@ class CdktfStacksProvider(CloudProvider):
                 unchanged[stack] = dict(run.get("outputs") or {})
         return unchanged
 
-    async def prepare_backend(self, config: DeploymentConfig, stacks: list[str]) -> None:
-        """What the state backend needs before terraform runs on `stacks` (the `cloud` backend's workspaces)."""
-        backend = backend_for(config.cloud)
-        outcome = await asyncio.to_thread(backend.prepare, config.cloud, stacks)
+    async def prepare_backend(self, cloud: CloudConfig, stacks: list[str], outdir: Path) -> None:
+        """What the state backend needs before terraform runs on `stacks` (the `cloud` backend's workspaces,
+        and for runs in Terraform Cloud the credentials they need: refused here when missing)."""
+        backend = backend_for(cloud)
+        environment = self.run_environment(cloud) if backend.runs_elsewhere(cloud) else {}
+        needs = RunNeeds(stacks, self.dependencies(outdir), environment)
+        outcome = await asyncio.to_thread(backend.prepare, cloud, needs)
         if outcome is not None and outcome.changed:
-            self.line_sink(config.on_line, f"state ({backend.name})")(outcome.summary)
+            self.line_sink(None, f"state ({backend.name})")(outcome.summary)
 
     # --- the CloudProvider interface ---------------------------------------------------------------------------
 
@@ -250,7 +258,7 @@ class CdktfStacksProvider(CloudProvider):
         run = _DeployRun(self, config, outdir, self.executor(config.cloud))
         to_apply = [stack for wave in waves for stack in wave if stack not in run.unchanged]
         if to_apply:
-            await self.prepare_backend(config, to_apply)
+            await self.prepare_backend(config.cloud, to_apply, outdir)
         for wave in waves:
             await _all_or_first_error([run.stack(stack) for stack in wave])
         run.timings["total"] = time.monotonic() - started
@@ -280,6 +288,7 @@ class CdktfStacksProvider(CloudProvider):
         work = CacheLayout(self._project_dir()).work_dir(f"destroy-{deployment_id}-{int(time.time())}")
         outdir = ledger.extract(deployment_id, work / "cdktf.out")
         executor = self.executor(self._cloud())
+        await self.prepare_backend(self._cloud(), [stack for wave in self.waves(outdir) for stack in wave], outdir)
         init_cache = self.init_cache()
         keep_resources = record.environment == "production"
 
@@ -296,7 +305,7 @@ class CdktfStacksProvider(CloudProvider):
             except BaseException:
                 terraform.done(StackState.FAILED)
                 raise
-            ledger.set_stack(deployment_id, stack, StackState.DESTROYED)
+            ledger.set_stack(deployment_id, stack, StackState.DESTROYED, run=terraform.identity)
             terraform.done(StackState.DESTROYED)
 
         for wave in reversed(self.waves(outdir)):
@@ -353,7 +362,7 @@ class CdktfStacksProvider(CloudProvider):
         init_cache = self.init_cache()
         waves = self.waves(outdir, config.stacks)
         dependencies = self.dependencies(outdir)
-        await self.prepare_backend(config, [stack for wave in waves for stack in wave])
+        await self.prepare_backend(config.cloud, [stack for wave in waves for stack in wave], outdir)
         limit = asyncio.Semaphore(config.concurrency)
         summaries: dict[str, PlanSummary] = {}
 
@@ -367,22 +376,24 @@ class CdktfStacksProvider(CloudProvider):
                 sink = self.line_sink(config.on_line, stack)
                 try:
                     await terraform.init(on_line=sink, cache=init_cache)
-                    document = await terraform.plan(
+                    planned = await terraform.plan(
                         terraform.path / PLAN_FILE, refresh_only=refresh_only, on_line=sink, timeout=config.timeout
                     )
                 except CloudError as error:
                     (terraform.path / PLAN_FILE).unlink(missing_ok=True)
-                    return PlanSummary(stack=stack, error=str(error).removeprefix(f"{stack}: "))
+                    message = str(error).removeprefix(f"{stack}: ")
+                    return PlanSummary(stack=stack, error=message, run=terraform.identity)
                 if refresh_only:
                     (terraform.path / PLAN_FILE).unlink(missing_ok=True)  # a refresh-only plan is not for applying
-                resources = [] if refresh_only else read_plan(document)
+                resources = [] if refresh_only else read_plan(planned.document)
                 if not refresh_only:  # what applying the saved plan will do, for the live view's "done of total"
                     (terraform.path / PLAN_COUNTS).write_text(json.dumps(counts(resources)))
                 return PlanSummary(
                     stack=stack,
                     resources=resources,
-                    drift=read_drift(document),
-                    deployed=has_prior_state(document),
+                    drift=read_drift(planned.document),
+                    deployed=planned.deployed,
+                    run=terraform.identity,
                     **counts(resources),
                 )
 
@@ -468,16 +479,18 @@ class _DeployRun:
             result = cancelled.result if isinstance(cancelled, CancelledAfterExit) else None
             finished = applying and result is not None and result.exit_code == 0
             state = StackState.DEPLOYED if finished else StackState.INTERRUPTED
-            self._record(stack, state, time.monotonic() - started)
+            self._record(stack, state, time.monotonic() - started, run=terraform.identity)
             terraform.done(state)
             raise
         except Exception as error:
             self.timings[stack] = time.monotonic() - started
-            self._record(stack, StackState.FAILED, self.timings[stack], error=str(error))
+            self._record(stack, StackState.FAILED, self.timings[stack], error=str(error), run=terraform.identity)
             terraform.done(StackState.FAILED)
             raise
         self.timings[stack] = time.monotonic() - started
-        self._record(stack, StackState.DEPLOYED, self.timings[stack], outputs=self.outputs[stack])
+        self._record(
+            stack, StackState.DEPLOYED, self.timings[stack], outputs=self.outputs[stack], run=terraform.identity
+        )
         terraform.done(StackState.DEPLOYED, url=self.provider.url_from({stack: self.outputs[stack]}))
 
     async def _apply_plan(self, terraform: StackRunner, sink: Callable[[str], None]) -> Events:

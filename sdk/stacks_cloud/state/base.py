@@ -10,6 +10,7 @@ that place. One module per backend (`local`, `s3`, `cloud`) implements `StateBac
 | terraform state locks a crashed run left (`cloud unlock --stack`) | `state_locks`, `remove_state_lock` | none kept |
 | what `cloud bootstrap` creates once (a bucket, workspaces) | `bootstrap` | nothing to create |
 | what must exist before terraform runs on some stacks (every deploy and plan) | `prepare` | nothing |
+| where the stacks' terraform runs (this machine, or Terraform Cloud runs) | `executor` | this machine |
 | the oldest terraform that understands its backend block | `minimum_terraform` | 1.5 |
 
 Nothing else in the SDK compares backend names: it asks `backend_for(config)`. A new backend is one
@@ -31,6 +32,8 @@ from stacks_cloud.state.ledger import Ledger
 
 if TYPE_CHECKING:
     from stacks_cloud.cdk import TerraformStack
+    from stacks_cloud.terraform.executor import Executor
+    from stacks_cloud.terraform.local import LocalExecutor
 
 
 @dataclass
@@ -49,6 +52,16 @@ class BootstrapOutcome:
 
     def as_dict(self) -> dict[str, list[str]]:
         return {"created": self.created, "updated": self.updated, "existing": self.existing}
+
+
+@dataclass(frozen=True)
+class RunNeeds:
+    """What the stacks about to run need from their backend: which stacks, which stacks' outputs each one
+    reads, and the environment (credentials) their terraform needs where it runs, by variable name."""
+
+    stacks: list[str]
+    dependencies: dict[str, set[str]] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 class StateBackend(ABC):
@@ -88,9 +101,18 @@ class StateBackend(ABC):
         """Create what the backend needs once (idempotent). None: this backend needs nothing created."""
         return None
 
-    def prepare(self, config: CloudConfig, stacks: list[str]) -> BootstrapOutcome | None:
-        """Make sure what terraform needs for `stacks` exists before it runs on them. Default: nothing."""
+    def prepare(self, config: CloudConfig, needs: RunNeeds) -> BootstrapOutcome | None:
+        """Make sure what terraform needs for `needs.stacks` exists before it runs on them. Default: nothing."""
         return None
+
+    def runs_elsewhere(self, config: CloudConfig) -> bool:
+        """Whether the stacks' terraform runs somewhere else than this machine (then `prepare` gets the
+        environment the runs need). Default: False."""
+        return False
+
+    def executor(self, config: CloudConfig, local: LocalExecutor) -> Executor:
+        """Where the stacks' terraform runs. Default: `local`, this machine."""
+        return local
 
 
 _BACKENDS: dict[str, StateBackend] = {}

@@ -182,8 +182,11 @@ class Ledger(ABC):
         outputs: dict[str, Any] | None = None,
         seconds: float | None = None,
         error: str | None = None,
+        run: dict[str, str] | None = None,
     ) -> None:
-        """Record one stack of a deployment (its status, outputs, duration, error)."""
+        """Record one stack of a deployment (its status, outputs, duration, error, and `run`: where it ran,
+        when that is somewhere to look at, e.g. `{"run": "run-...", "url": "https://..."}` for a Terraform
+        Cloud run)."""
 
     @abstractmethod
     def get(self, deployment_id: str) -> DeploymentRecord | None:

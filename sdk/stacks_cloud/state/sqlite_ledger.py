@@ -24,7 +24,7 @@ from stacks_cloud.core.errors import LedgerError
 from stacks_cloud.models import FINAL_STATES, DeploymentRecord
 from stacks_cloud.state.ledger import Ledger, LockHolder, current_operator, masked
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MIGRATIONS: dict[int, str] = {
     1: """
 CREATE TABLE IF NOT EXISTS deployments (
@@ -68,6 +68,9 @@ CREATE TABLE locks (
 """,
     3: """
 ALTER TABLE deployments ADD COLUMN checks TEXT;
+""",
+    4: """
+ALTER TABLE stack_runs ADD COLUMN run TEXT;
 """,
 }
 """Schema changes by the version they lead to; each runs once, in order, in one transaction."""
@@ -283,14 +286,15 @@ class SqliteLedger(Ledger):
         outputs: dict[str, Any] | None = None,
         seconds: float | None = None,
         error: str | None = None,
+        run: dict[str, str] | None = None,
     ) -> None:
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO stack_runs (deployment_id, stack, status, outputs, seconds, error, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (deployment_id, stack) DO UPDATE SET"
+                "INSERT INTO stack_runs (deployment_id, stack, status, outputs, seconds, error, run, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (deployment_id, stack) DO UPDATE SET"
                 " status = excluded.status, outputs = COALESCE(excluded.outputs, outputs),"
                 " seconds = COALESCE(excluded.seconds, seconds), error = excluded.error,"
-                " updated_at = excluded.updated_at",
+                " run = COALESCE(excluded.run, run), updated_at = excluded.updated_at",
                 (
                     deployment_id,
                     stack,
@@ -298,6 +302,7 @@ class SqliteLedger(Ledger):
                     json.dumps(masked(outputs)) if outputs is not None else None,
                     seconds,
                     masked(error),
+                    json.dumps(masked(run)) if run is not None else None,
                     time.time(),
                 ),
             )
@@ -340,6 +345,7 @@ class SqliteLedger(Ledger):
                 params,
             ).fetchall()
             records = []
+            run_column = "run" if schema >= 4 else "NULL"
             for row in rows:
                 stacks = {
                     stack: {
@@ -347,10 +353,11 @@ class SqliteLedger(Ledger):
                         "outputs": json.loads(outputs) if outputs else {},
                         "seconds": seconds,
                         "error": error,
+                        "run": json.loads(run) if run else None,
                     }
-                    for stack, status, outputs, seconds, error in db.execute(
-                        "SELECT stack, status, outputs, seconds, error FROM stack_runs WHERE deployment_id = ?"
-                        " ORDER BY stack",
+                    for stack, status, outputs, seconds, error, run in db.execute(
+                        f"SELECT stack, status, outputs, seconds, error, {run_column} FROM stack_runs"
+                        " WHERE deployment_id = ? ORDER BY stack",
                         (row[0],),
                     )
                 }

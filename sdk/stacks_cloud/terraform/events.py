@@ -59,12 +59,14 @@ Event = TypedDict(
         "message": str | None,
         "result": str,
         "url": str | None,
+        "run": str,
     },
     total=False,
 )
 """One event of a stack: a line of terraform's `-json` output (`type` apply_start, apply_complete,
-change_summary, diagnostic, log, ...), or one of the engine's own: `phase` (`phase`, `message`) and
-`stack_done` (`result`, a `StackState` value, and `url`)."""
+change_summary, diagnostic, log, ...), or one of the engine's own: `phase` (`phase`, `message`),
+`stack_done` (`result`, a `StackState` value, and `url`) and `run` (a Terraform Cloud run started: `run`,
+its id, and `url`)."""
 
 EventSink = Callable[[str, Event], None]
 """`sink(stack, event)`: the events of a stack as they happen, for a live view."""

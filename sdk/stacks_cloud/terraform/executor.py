@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,6 +17,15 @@ from stacks_cloud.terraform.events import Events
 from stacks_cloud.terraform.init_cache import InitCache
 
 LineCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """A stack's plan: terraform's JSON plan representation (or Terraform Cloud's redacted one, which has
+    no prior state), and whether the stack had resources in its state when it was planned."""
+
+    document: dict[str, Any]
+    deployed: bool
 
 
 class StackRunner(Protocol):
@@ -28,6 +38,10 @@ class StackRunner(Protocol):
     @property
     def path(self) -> Path:
         """The stack's synthesized folder (`cdk.tf.json`)."""
+
+    @property
+    def identity(self) -> dict[str, str] | None:
+        """Where its last apply ran, when that is somewhere to look at (a Terraform Cloud run's id and URL)."""
 
     def phase(self, phase: str, message: str | None = None) -> None:
         """Tell the live view the stack entered `phase` (init, refresh, plan, apply, unchanged)."""
@@ -48,8 +62,8 @@ class StackRunner(Protocol):
 
     async def plan(
         self, out: Path, *, refresh_only: bool = False, on_line: LineCallback | None, timeout: float
-    ) -> dict[str, Any]:
-        """Plan into `out` and return terraform's JSON plan representation."""
+    ) -> PlanResult:
+        """Plan (into `out` when the executor keeps plans on this machine)."""
 
     async def outputs(self, *, timeout: float = 120) -> dict[str, Any]:
         """The stack's non-sensitive outputs."""

@@ -35,8 +35,9 @@ from stacks_cloud.terraform.events import (
     phase_event,
     plan_summary_event,
 )
-from stacks_cloud.terraform.executor import Executor, LineCallback
+from stacks_cloud.terraform.executor import Executor, LineCallback, PlanResult
 from stacks_cloud.terraform.init_cache import InitCache, init_inputs_digest
+from stacks_cloud.terraform.plan import has_prior_state
 from stacks_cloud.terraform.plugin_lock import plugin_cache_lock
 from stacks_cloud.terraform.process import ProcessObserver, ProcessResult, run_streaming
 
@@ -183,9 +184,13 @@ class StackDir:
             raise self.failure(action, result, events)
         return events
 
+    @property
+    def identity(self) -> dict[str, str] | None:
+        return None  # terraform ran here: its log is in the deployment's folder
+
     async def plan(
         self, out: Path, *, refresh_only: bool = False, on_line: Callable[[str], None] | None, timeout: float
-    ) -> dict[str, Any]:
+    ) -> PlanResult:
         """Plan into `out` (a saved plan), then read it back with `terraform show -json`."""
         args = ["plan", "-input=false", "-no-color", "-lock=false", "-detailed-exitcode", "-json", f"-out={out}"]
         if refresh_only:
@@ -194,7 +199,8 @@ class StackDir:
         result, events = await self.run(args, action=action, timeout=timeout, on_line=on_line)
         if result.exit_code not in (0, 2):
             raise self.failure(action, result, events)
-        return await self.show(out, timeout=timeout)
+        document = await self.show(out, timeout=timeout)
+        return PlanResult(document, deployed=has_prior_state(document))
 
     async def show(self, plan_file: Path, *, timeout: float = 300) -> dict[str, Any]:
         """`terraform show -json` of a saved plan: terraform's documented JSON plan representation."""

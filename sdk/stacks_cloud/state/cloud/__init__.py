@@ -16,11 +16,15 @@ from typing import TYPE_CHECKING
 from stacks_cloud.config import CloudConfig, CloudStateSettings, StateConfig
 from stacks_cloud.core.errors import CloudProviderError, Problem
 from stacks_cloud.models import StateLock
-from stacks_cloud.state.base import BootstrapOutcome, StateBackend
-from stacks_cloud.state.cloud.tfe import TfeClient, bootstrap_workspaces, client_for, find_token
+from stacks_cloud.state.base import BootstrapOutcome, RunNeeds, StateBackend
+from stacks_cloud.state.cloud.tfe import bootstrap_workspaces, client_for, prepare_runs
 from stacks_cloud.state.ledger import Ledger
 from stacks_cloud.state.local import state_folder
 from stacks_cloud.state.sqlite_ledger import SqliteLedger
+from stacks_cloud.terraform.executor import Executor
+from stacks_cloud.terraform.local import LocalExecutor
+from stacks_cloud.terraform.tfc_run import TfcRunExecutor
+from stacks_cloud.terraform.tfe_api import TfeClient, find_token
 
 if TYPE_CHECKING:
     from stacks_cloud.cdk import TerraformStack
@@ -68,10 +72,31 @@ class CloudStateBackend(StateBackend):
         report = bootstrap_workspaces(_settings(config), stacks, app=config.app_name, environment=config.environment)
         return BootstrapOutcome(str(report), created=report.created, updated=report.updated, existing=report.existing)
 
-    def prepare(self, config: CloudConfig, stacks: list[str]) -> BootstrapOutcome:
+    def prepare(self, config: CloudConfig, needs: RunNeeds) -> BootstrapOutcome:
         """Each stack's workspace exists with the configured execution mode, tags and project before terraform
-        runs (terraform's own init would create it with the organization's default, remote, execution mode)."""
-        return self.bootstrap(config, stacks)
+        runs (terraform's own init would create it with the organization's default, remote, execution mode).
+        For runs in Terraform Cloud, also: each workspace shares its state with the workspaces that read its
+        outputs (remote-state consumers, not the whole organization), and holds the environment the runs
+        need as sensitive variables (written every time, never read back)."""
+        outcome = self.bootstrap(config, needs.stacks)
+        if self.runs_elsewhere(config):
+            settings = _settings(config)
+            prepare_runs(client_for(settings), settings.organization, needs.dependencies, needs.environment)
+        return outcome
+
+    def runs_elsewhere(self, config: CloudConfig) -> bool:
+        return _settings(config).runs_remotely
+
+    def executor(self, config: CloudConfig, local: LocalExecutor) -> Executor:
+        settings = _settings(config)
+        if not settings.runs_remotely:
+            return local
+        return TfcRunExecutor(
+            client_for(settings),
+            settings.organization,
+            local=lambda outdir, name, log_dir: local.stack(outdir, name, log_dir=log_dir),
+            on_event=local.on_event,
+        )
 
     def state_locks(self, config: CloudConfig, stacks: list[str]) -> list[StateLock]:
         settings = _settings(config)
@@ -81,6 +106,9 @@ class CloudStateBackend(StateBackend):
             workspace = tfe.workspace(settings.organization, stack)
             if workspace is None or not workspace.get("attributes", {}).get("locked"):
                 continue
+            holder = ((workspace.get("relationships") or {}).get("locked-by") or {}).get("data") or {}
+            if settings.runs_remotely and holder.get("type") == "runs":
+                continue  # a run in progress: runs queue behind it in Terraform Cloud, nothing was left behind
             locks.append(
                 StateLock(
                     stack=stack,

@@ -14,131 +14,19 @@ else `~/.terraformrc`), or `credentials.tfrc.json` written by `terraform login`.
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import ssl
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from stacks_cloud.config import CloudStateSettings
-from stacks_cloud.core.errors import ConfigError, InfrastructureError, Problem
-from stacks_cloud.core.secrets import register_secret
+from stacks_cloud.core.errors import ConfigError, Problem
+from stacks_cloud.terraform.tfe_api import TfeClient, agent_pool, data_of, find_token, quote
 
 MANAGED_TAG = "stacks-cloud"
-TIMEOUT = 30.0
 
 
 def workspace_tags(settings: CloudStateSettings, *, app: str, environment: str) -> list[str]:
     """The tags every workspace of `app` in `environment` carries."""
     return sorted({MANAGED_TAG, f"app:{app}", f"env:{environment}", *settings.tags})
-
-
-def find_token(hostname: str, env: dict[str, str] | None = None) -> str | None:
-    """The API token for `hostname`, found as terraform finds it (see the module doc); None if none."""
-    env = dict(os.environ) if env is None else env
-    variable = "TF_TOKEN_" + hostname.replace("-", "__").replace(".", "_")
-    if env.get(variable):
-        return env[variable]
-    config = Path(env["TF_CLI_CONFIG_FILE"]) if env.get("TF_CLI_CONFIG_FILE") else Path.home() / ".terraformrc"
-    if config.is_file():
-        block = re.search(
-            r'credentials\s+"' + re.escape(hostname) + r'"\s*\{[^}]*?token\s*=\s*"([^"]+)"', config.read_text()
-        )
-        if block:
-            return block[1]
-    config_dir = Path(env["TF_CLI_CONFIG_DIR"]) if env.get("TF_CLI_CONFIG_DIR") else Path.home() / ".terraform.d"
-    stored = config_dir / "credentials.tfrc.json"
-    if stored.is_file():
-        try:
-            token = json.loads(stored.read_text())["credentials"][hostname]["token"]
-        except (ValueError, KeyError, TypeError):
-            return None
-        return str(token)
-    return None
-
-
-class TfeClient:
-    """The few TFE v2 API calls workspace bootstrap needs (JSON:API over HTTPS)."""
-
-    def __init__(self, hostname: str, token: str, *, context: ssl.SSLContext | None = None) -> None:
-        register_secret(token)
-        self.hostname = hostname
-        self.base = f"https://{hostname}/api/v2/"
-        self._token = token
-        self._context = context or ssl.create_default_context()  # honours SSL_CERT_FILE
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-        request = urllib.request.Request(
-            self.base + path,
-            method=method,
-            data=json.dumps(body).encode() if body is not None else None,
-            headers={"Authorization": f"Bearer {self._token}", "Content-Type": "application/vnd.api+json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT, context=self._context) as response:
-                raw = response.read()
-                return int(response.status), json.loads(raw) if raw else None
-        except urllib.error.HTTPError as error:
-            raw = error.read()
-            try:
-                payload = json.loads(raw) if raw else None
-            except ValueError:
-                payload = None
-            if error.code == 401:
-                raise InfrastructureError(
-                    f"Terraform Cloud at {self.hostname} refused the API token (401 unauthorized). Run"
-                    f" `terraform login {self.hostname}`, or set TF_TOKEN_{self.hostname.replace('.', '_')}"
-                ) from None
-            return error.code, payload
-        except (urllib.error.URLError, OSError) as error:
-            raise InfrastructureError(
-                f"Terraform Cloud at {self.hostname} cannot be reached: {getattr(error, 'reason', error)}"
-            ) from None
-
-    def workspace(self, organization: str, name: str) -> dict[str, Any] | None:
-        status, payload = self.call("GET", f"organizations/{_q(organization)}/workspaces/{_q(name)}")
-        if status == 404:
-            return None
-        workspace: dict[str, Any] = _data(status, payload, f"reading workspace {name}")
-        return workspace
-
-    def project_id(self, organization: str, name: str) -> str | None:
-        status, payload = self.call("GET", f"organizations/{_q(organization)}/projects?filter%5Bnames%5D={_q(name)}")
-        if status == 404:
-            raise _unknown_organization(organization)
-        projects = _data(status, payload, f"listing projects of {organization}")
-        for project in projects if isinstance(projects, list) else []:
-            if project.get("attributes", {}).get("name") == name:
-                return str(project["id"])
-        return None
-
-    def create_workspace(
-        self, organization: str, name: str, *, execution_mode: str, tags: list[str], project_id: str | None
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "data": {
-                "type": "workspaces",
-                "attributes": {"name": name, "execution-mode": execution_mode, "tag-names": tags},
-            }
-        }
-        if project_id:
-            body["data"]["relationships"] = {"project": {"data": {"id": project_id, "type": "projects"}}}
-        status, payload = self.call("POST", f"organizations/{_q(organization)}/workspaces", body)
-        if status == 404:
-            raise _unknown_organization(organization)
-        created: dict[str, Any] = _data(status, payload, f"creating workspace {name}")
-        return created
-
-    def update_workspace(self, workspace_id: str, attributes: dict[str, Any]) -> dict[str, Any]:
-        body = {"data": {"type": "workspaces", "attributes": attributes}}
-        status, payload = self.call("PATCH", f"workspaces/{_q(workspace_id)}", body)
-        updated: dict[str, Any] = _data(status, payload, f"updating workspace {workspace_id}")
-        return updated
 
 
 @dataclass
@@ -220,7 +108,12 @@ def bootstrap_workspaces(
         workspace = client.workspace(organization, name)
         if workspace is None:
             client.create_workspace(
-                organization, name, execution_mode=settings.execution_mode, tags=tags, project_id=project_id
+                organization,
+                name,
+                execution_mode=settings.execution_mode,
+                tags=tags,
+                project_id=project_id,
+                agent_pool_id=settings.agent_pool_id,
             )
             report.created.append(name)
             continue
@@ -230,35 +123,47 @@ def bootstrap_workspaces(
             changes["execution-mode"] = settings.execution_mode
         if not set(tags) <= set(attributes.get("tag-names") or []):
             changes["tag-names"] = sorted(set(tags) | set(attributes.get("tag-names") or []))
+        pool = ((workspace.get("relationships") or {}).get("agent-pool") or {}).get("data") or {}
+        if settings.agent_pool_id and pool.get("id") != settings.agent_pool_id:
+            changes["execution-mode"] = settings.execution_mode
         if changes:
-            client.update_workspace(str(workspace["id"]), changes)
+            client.update_workspace(str(workspace["id"]), changes, agent_pool(settings.agent_pool_id))
             report.updated.append(name)
         else:
             report.existing.append(name)
     return report
 
 
-def _q(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
+def prepare_runs(
+    client: TfeClient, organization: str, dependencies: dict[str, set[str]], environment: dict[str, str]
+) -> None:
+    """What runs in Terraform Cloud need: every workspace a stack reads outputs from lists it as a remote-state
+    consumer, and every workspace holds `environment` as sensitive environment variables."""
+    ids = {name: str(workspace["id"]) for name in dependencies if (workspace := client.workspace(organization, name))}
+    for reader, sources in dependencies.items():
+        for source in sorted(sources):
+            if reader in ids and source in ids:
+                share = {"data": [{"type": "workspaces", "id": ids[reader]}]}
+                status, payload = client.call(
+                    "POST", f"workspaces/{quote(ids[source])}/relationships/remote-state-consumers", share
+                )
+                data_of(status, payload or {"data": None}, f"letting {reader} read the state of {source}")
+    for name, workspace_id in ids.items():
+        _write_variables(client, name, workspace_id, environment)
 
 
-def _data(status: int, payload: Any, doing: str) -> Any:
-    if 200 <= status < 300 and isinstance(payload, dict):
-        return payload.get("data")
-    errors = payload.get("errors") if isinstance(payload, dict) else None
-    detail = "; ".join(str(e.get("detail") or e.get("title")) for e in errors or []) or f"HTTP {status}"
-    raise InfrastructureError(f"Terraform Cloud refused {doing}: {detail}")
-
-
-def _unknown_organization(organization: str) -> ConfigError:
-    return ConfigError(
-        "Terraform Cloud",
-        [
-            Problem(
-                "state.cloud.organization",
-                organization,
-                "is not an organization this token can see.",
-                "check the name in Terraform Cloud's settings, and that the token belongs to a member.",
-            )
-        ],
-    )
+def _write_variables(client: TfeClient, name: str, workspace_id: str, environment: dict[str, str]) -> None:
+    status, payload = client.call("GET", f"workspaces/{quote(workspace_id)}/vars")
+    existing = {
+        item["attributes"]["key"]: str(item["id"])
+        for item in data_of(status, payload, f"listing the variables of {name}") or []
+        if item["attributes"].get("category") == "env"
+    }
+    for key, value in sorted(environment.items()):
+        attributes = {"key": key, "value": value, "category": "env", "sensitive": True}
+        body = {"data": {"type": "vars", "attributes": attributes}}
+        if key in existing:
+            status, payload = client.call("PATCH", f"workspaces/{quote(workspace_id)}/vars/{existing[key]}", body)
+        else:
+            status, payload = client.call("POST", f"workspaces/{quote(workspace_id)}/vars", body)
+        data_of(status, payload, f"setting {key} on {name}")

@@ -232,6 +232,7 @@ class S3Ledger(Ledger):
         outputs: dict[str, Any] | None = None,
         seconds: float | None = None,
         error: str | None = None,
+        run: dict[str, str] | None = None,
     ) -> None:
         app, environment = self._where(deployment_id)
         key = f"{self._base(app, environment)}/deployments/{deployment_id}/stacks/{stack}.json"
@@ -242,6 +243,7 @@ class S3Ledger(Ledger):
             "outputs": masked(outputs) if outputs is not None else previous.get("outputs", {}),
             "seconds": seconds if seconds is not None else previous.get("seconds"),
             "error": masked(error),
+            "run": masked(run) if run is not None else previous.get("run"),
             "updated_at": time.time(),
         }
         self._put_json(key, data, etag=etag, create=etag is None)
@@ -307,7 +309,7 @@ class S3Ledger(Ledger):
             stack = key.removeprefix(stacks_prefix).removesuffix(".json")
             run = self._get_json(key)
             if run is not None:
-                stacks[stack] = {name: run[0].get(name) for name in ("status", "outputs", "seconds", "error")}
+                stacks[stack] = {name: run[0].get(name) for name in ("status", "outputs", "seconds", "error", "run")}
         return DeploymentRecord(
             id=data["id"],
             app=data["app"],
