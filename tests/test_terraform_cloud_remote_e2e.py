@@ -157,7 +157,8 @@ def test_a_remote_deploy_runs_each_stack_in_terraform_cloud(app: App, tfc: Tfc) 
         assert reported["applied"] == {"add": apply.additions, "change": apply.changes, "destroy": apply.destructions}
         assert apply.additions > 0
         workspace = tfc.server.workspace(ORG, name)
-        assert workspace is not None and not workspace.locked
+        assert workspace is not None
+        assert not workspace.locked
     assert app.memory("us-east-1") == app.memory("eu-west-1") == 512  # the runs created the functions in moto
     # the global stack's run read each region's outputs: the regional workspaces share state with it alone
     global_id = tfc.server.workspace(ORG, GLOBAL).id  # type: ignore[union-attr]
