@@ -61,8 +61,11 @@ def test_records_round_trip_and_history_is_newest_first(make_ledger: MakeLedger)
     ledger = make_ledger()
     start(ledger, "production-20261127T100000000-aaaaaa", "1.0", config_snapshot={"app_name": "shop"})
     start(ledger, "production-20261127T110000000-bbbbbb", "1.1", kind="rollback", rollback_of="x")
-    ledger.set_stack("production-20261127T110000000-bbbbbb", "shop-eu", "deployed", outputs={"Url": "u"}, seconds=3)
-    ledger.set_stack("production-20261127T110000000-bbbbbb", "shop-eu", "deployed", error=None)  # keeps outputs
+    run = {"run": "run-abc123", "url": "https://app.terraform.io/app/acme/shop-eu/runs/run-abc123"}
+    ledger.set_stack(
+        "production-20261127T110000000-bbbbbb", "shop-eu", "deployed", outputs={"Url": "u"}, seconds=3, run=run
+    )
+    ledger.set_stack("production-20261127T110000000-bbbbbb", "shop-eu", "deployed", error=None)  # keeps the rest
     ledger.set_status("production-20261127T110000000-bbbbbb", "running", url="https://shop")
 
     other = make_ledger()  # another clone, nothing local
@@ -74,7 +77,9 @@ def test_records_round_trip_and_history_is_newest_first(make_ledger: MakeLedger)
         "rollback",
         "x",
     )
-    assert newest.stacks == {"shop-eu": {"status": "deployed", "outputs": {"Url": "u"}, "seconds": 3, "error": None}}
+    assert newest.stacks == {
+        "shop-eu": {"status": "deployed", "outputs": {"Url": "u"}, "seconds": 3, "error": None, "run": run}
+    }
     assert newest.finished_at is not None
     assert "@" in (newest.operator or "")
     assert (oldest.version, oldest.status, oldest.config_snapshot) == ("1.0", "pending", {"app_name": "shop"})
