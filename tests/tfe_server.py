@@ -354,6 +354,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, payload: Any = None, *, content_type: str = "application/vnd.api+json") -> None:
         with self.store.lock:
             self.store.answers.append((self.command, urlparse(self.path).path, status))
+        if status == 302:
+            self.send_response(302)
+            self.send_header("Location", payload["location"])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         body = b"" if payload is None else (payload if isinstance(payload, bytes) else json.dumps(payload).encode())
         self.send_response(status)
         if isinstance(payload, bytes):
@@ -627,6 +633,12 @@ class _Handler(BaseHTTPRequestHandler):
             target = self.store.upload_keys.get(key)
             if target is None:
                 raise _RefusedError(404, "not found")
+            if target[1] == "download":
+                configuration = self.store.configuration_versions[target[0]]
+                if method != "GET" or configuration.archive is None:
+                    raise _RefusedError(404, "not found")
+                self._send(200, configuration.archive)
+                return
             if target[1] == "config":
                 if method != "PUT":
                     raise _RefusedError(405, "method not allowed")
@@ -670,6 +682,21 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 self.store.configuration_versions[version.id] = version
                 return 201, {"data": self._configuration_version(version, upload=True)}
+            case ("GET", ["configuration-versions", version_id, "download"]):
+                found = self.store.configuration_versions.get(version_id)
+                if found is None or found.archive is None:
+                    raise _RefusedError(404, "not found")
+                key = f"{found.id}-download-{secrets.token_urlsafe(16)}"
+                self.store.upload_keys[key] = (found.id, "download")
+                return 302, {"location": f"{self.base}/_archivist/{key}"}
+            case ("POST", ["configuration-versions", version_id, "actions", "archive"]):
+                found = self.store.configuration_versions.get(version_id)
+                if found is None:
+                    raise _RefusedError(404, "not found")
+                if found.status == "archived":
+                    raise _RefusedError(409, "conflict", "the configuration version is already archived")
+                found.archive, found.status = None, "archived"
+                return 202, None
             case ("GET", ["configuration-versions", version_id]):
                 found = self.store.configuration_versions.get(version_id)
                 if found is None:

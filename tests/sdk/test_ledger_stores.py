@@ -1,23 +1,28 @@
-"""The ledger's two stores keep the same contract: records, stack runs, archives, history, and the environment
-lock (one holder at a time, compare-and-swap by token). SQLite against a real file; S3 against moto."""
+"""The ledger's stores keep the same contract: records, stack runs, archives, history, and the environment
+lock (one holder at a time, compare-and-swap by token). SQLite against a real file; S3 against moto;
+Terraform Cloud against the TFE test server (state versions' serial checks for compare-and-swap)."""
 
 from __future__ import annotations
 
 import sqlite3
+import ssl
 import stat
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from stacks_cloud.config import S3StateSettings, StateEndpoints
+from stacks_cloud.config import CloudStateSettings, S3StateSettings, StateEndpoints
 from stacks_cloud.core.errors import LedgerError
 from stacks_cloud.state import SCHEMA_VERSION, Ledger, LockHolder, S3Ledger, SqliteLedger
+from stacks_cloud.state.cloud.ledger import TfcLedger
+from stacks_cloud.terraform.tfe_api import TfeClient
 from tests.servers import MOTO_ACCESS_KEY, Moto
+from tests.tfe_server import TfeServer
 
 MakeLedger = Callable[[], Ledger]
 
@@ -32,11 +37,25 @@ def s3_settings(moto: Moto, bucket: str) -> S3StateSettings:
     )
 
 
-@pytest.fixture(params=["sqlite", "s3"])
+@pytest.fixture(scope="module")
+def tfe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TfeServer]:
+    with TfeServer(["acme"], work_dir=tmp_path_factory.mktemp("tfe-ledger")) as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "s3", "tfc"])
 def make_ledger(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MakeLedger:
     """A factory of ledger handles on one store (each call: another process's view of the same store)."""
     if request.param == "sqlite":
         return lambda: SqliteLedger(tmp_path / ".state" / "ledger.sqlite", busy_timeout=60)
+    if request.param == "tfc":
+        server: TfeServer = request.getfixturevalue("tfe")
+        settings = CloudStateSettings(organization="acme", hostname=server.hostname)
+        context = ssl.create_default_context(cafile=str(server.ca_file))
+        app = f"shop{uuid.uuid4().hex[:8]}"  # a store of its own: the ledger workspace is named after it
+        return lambda: TfcLedger(
+            TfeClient(server.hostname, server.token, context=context), settings, app=app, environment="production"
+        )
     moto: Moto = request.getfixturevalue("moto")
     bucket = f"ledger-{uuid.uuid4().hex[:12]}"
     moto.client("s3").create_bucket(Bucket=bucket)

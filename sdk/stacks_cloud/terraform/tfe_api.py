@@ -98,6 +98,26 @@ class TfeClient:
                 f"Terraform Cloud at {self.hostname} refused the upload: {getattr(error, 'reason', error)}"
             ) from None
 
+    def download(self, url: str) -> bytes:
+        """GET a signed download URL the API gave (a state version's, an archive's); the token goes along only
+        to the API's own host."""
+        headers = (
+            {"Authorization": f"Bearer {self._token}"} if urllib.parse.urlparse(url).netloc == self.hostname else {}
+        )
+        request = urllib.request.Request(url, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT, context=self._context) as response:
+                return bytes(response.read())
+        except (urllib.error.URLError, OSError) as error:
+            raise InfrastructureError(
+                f"Terraform Cloud at {self.hostname} cannot be read: {getattr(error, 'reason', error)}"
+            ) from None
+
+    def download_from(self, path: str) -> bytes:
+        """The bytes an API path answers with (following its redirect to the archive), e.g. a configuration
+        version's `download`."""
+        return self.download(self.base + path)
+
     def read_log(self, url: str, *, offset: int, limit: int) -> bytes:
         """Bytes `offset` to `offset + limit` of a plan's or apply's log (its signed `log-read-url`)."""
         separator = "&" if "?" in url else "?"

@@ -2,7 +2,8 @@
 
 - state: the workspace named like the stack, which keeps its state versions and locks it during a run;
   cdktf's cross-stack references read the regional outputs through the `remote` backend;
-- ledger and environment lock: `<project>/<state.localDir>/ledger.sqlite` on the deploying machine;
+- ledger and environment lock: in Terraform Cloud itself, a workspace of the app's environment whose state
+  versions hold them (`TfcLedger`), so every clone sees the same history and one run per environment;
 - state locks: the workspace's lock (removed with the API's force-unlock);
 - bootstrap, and before every deploy and plan: the missing workspaces are created, and existing ones
   given the configured execution mode, tags and project (`tfe.bootstrap_workspaces`).
@@ -17,10 +18,9 @@ from stacks_cloud.config import CloudConfig, CloudStateSettings, StateConfig
 from stacks_cloud.core.errors import CloudProviderError, Problem
 from stacks_cloud.models import StateLock
 from stacks_cloud.state.base import BootstrapOutcome, RunNeeds, StateBackend
+from stacks_cloud.state.cloud.ledger import TfcLedger
 from stacks_cloud.state.cloud.tfe import bootstrap_workspaces, client_for, prepare_runs
 from stacks_cloud.state.ledger import Ledger
-from stacks_cloud.state.local import state_folder
-from stacks_cloud.state.sqlite_ledger import SqliteLedger
 from stacks_cloud.terraform.executor import Executor
 from stacks_cloud.terraform.local import LocalExecutor
 from stacks_cloud.terraform.tfc_run import TfcRunExecutor
@@ -66,7 +66,9 @@ class CloudStateBackend(StateBackend):
         )
 
     def open_ledger(self, config: CloudConfig, project_dir: Path) -> Ledger:
-        return SqliteLedger(state_folder(config, project_dir) / "ledger.sqlite")
+        """History and the environment lock in Terraform Cloud itself (see `state.cloud.ledger`)."""
+        settings = _settings(config)
+        return TfcLedger(client_for(settings), settings, app=config.app_name, environment=config.environment)
 
     def bootstrap(self, config: CloudConfig, stacks: list[str]) -> BootstrapOutcome:
         report = bootstrap_workspaces(_settings(config), stacks, app=config.app_name, environment=config.environment)
