@@ -488,9 +488,10 @@ class _DeployRun:
             terraform.done(StackState.FAILED)
             raise
         self.timings[stack] = time.monotonic() - started
-        self._record(
-            stack, StackState.DEPLOYED, self.timings[stack], outputs=self.outputs[stack], run=terraform.identity
+        identity = terraform.identity or await asyncio.to_thread(
+            backend_for(self.config.cloud).applied_identity, self.config.cloud, stack
         )
+        self._record(stack, StackState.DEPLOYED, self.timings[stack], outputs=self.outputs[stack], run=identity)
         terraform.done(StackState.DEPLOYED, url=self.provider.url_from({stack: self.outputs[stack]}))
 
     async def _apply_plan(self, terraform: StackRunner, sink: Callable[[str], None]) -> Events:

@@ -11,6 +11,7 @@ that place. One module per backend (`local`, `s3`, `cloud`) implements `StateBac
 | what `cloud bootstrap` creates once (a bucket, workspaces) | `bootstrap` | nothing to create |
 | what must exist before terraform runs on some stacks (every deploy and plan) | `prepare` | nothing |
 | where the stacks' terraform runs (this machine, or Terraform Cloud runs) | `executor` | this machine |
+| where the state a local apply wrote can be seen (recorded with the stack) | `applied_identity` | nothing |
 | the oldest terraform that understands its backend block | `minimum_terraform` | 1.5 |
 
 Nothing else in the SDK compares backend names: it asks `backend_for(config)`. A new backend is one
@@ -109,6 +110,11 @@ class StateBackend(ABC):
         """Whether the stacks' terraform runs somewhere else than this machine (then `prepare` gets the
         environment the runs need). Default: False."""
         return False
+
+    def applied_identity(self, config: CloudConfig, stack: str) -> dict[str, str] | None:
+        """Where the state an apply on this machine just wrote can be looked at (recorded with the stack), or
+        None. Default: None."""
+        return None
 
     def executor(self, config: CloudConfig, local: LocalExecutor) -> Executor:
         """Where the stacks' terraform runs. Default: `local`, this machine."""

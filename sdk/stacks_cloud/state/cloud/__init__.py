@@ -86,6 +86,17 @@ class CloudStateBackend(StateBackend):
             prepare_runs(client_for(settings), settings.organization, needs.dependencies, needs.environment)
         return outcome
 
+    def applied_identity(self, config: CloudConfig, stack: str) -> dict[str, str] | None:
+        """The workspace and the state version a local apply wrote to it."""
+        settings = _settings(config)
+        tfe = client_for(settings)
+        workspace = tfe.workspace(settings.organization, stack)
+        current = ((workspace or {}).get("relationships", {}).get("current-state-version") or {}).get("data")
+        if not current:
+            return None
+        where = f"https://{settings.hostname}/app/{settings.organization}/workspaces/{stack}"
+        return {"workspace": stack, "state_version": str(current["id"]), "url": f"{where}/states/{current['id']}"}
+
     def runs_elsewhere(self, config: CloudConfig) -> bool:
         return _settings(config).runs_remotely
 
