@@ -2,7 +2,9 @@
 this machine, in one run of this script: the reference app on moto, state in Terraform Cloud (the project's
 TFE test server, whose worker runs the real terraform as Terraform Cloud's workers do).
 
-    source scripts/env.sh && python bench/remote.py
+    source scripts/env.sh && python bench/remote.py [--show]
+
+`--show` prints what the remote deploy printed (its CI lines and summary), as the README shows it.
 
 Two apps with different names share one moto server and one TFE server: `benchlocal` with
 `executionMode: "local"` (terraform here), `benchremote` with `"remote"` (a run per stack). Both go
@@ -49,7 +51,7 @@ CLOUD = {{
 """
 
 
-def main() -> None:
+def main(show: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-remote-") as folder, moto_server(Path(folder)) as moto:
         work = Path(folder)
         (work / "plugins").mkdir()
@@ -86,8 +88,10 @@ def main() -> None:
                     print(result.stdout[-4000:], result.stderr[-4000:], sep="\n")
                     raise SystemExit(f"the {mode} deploy failed")
                 print(f"{mode:>6}: 3 regions + global, first deploy {figures[mode]:.1f} s", flush=True)
+                if show and mode == "remote":
+                    print(result.stderr, result.stdout, sep="\n")
             print(f"remote / local: {figures['remote'] / figures['local']:.2f}x")
 
 
 if __name__ == "__main__":
-    main()
+    main(show="--show" in sys.argv[1:])

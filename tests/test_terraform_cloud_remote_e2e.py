@@ -320,3 +320,42 @@ def test_agent_execution_runs_on_the_pool(tfc: Tfc, tmp_path: Path) -> None:
         assert run["attributes"]["status"] == "applied"  # type: ignore[index]
         assert result["stacks"][name]["run"]["run"] == run["id"]
         assert result["outputs"][name]["Version"] == "a1"
+
+
+POLICY_CONFIG = """
+CLOUD = {{
+    "appName": "policyapp",
+    "driver": "terraform",
+    "state": {{
+        "backend": "cloud",
+        "cloud": {{"organization": "{org}", "hostname": "{host}", "executionMode": "remote"}},
+    }},
+}}
+"""
+
+
+def test_a_run_stopped_by_a_policy_check_is_reported_with_its_url_and_never_overridden(
+    tfc: Tfc, tmp_path: Path
+) -> None:
+    root = copy_project(tmp_path)
+    (root / "policy_config.py").write_text(POLICY_CONFIG.format(org=ORG, host=tfc.server.hostname))
+    env = {**tfc.env, "CI": "1", "CLOUD_CONFIG": "policy_config.py"}
+    env.pop("APP_ENV", None)
+    tfc.server.store.policy_soft_fail.add("policyapp-development-us-east-1")
+    stopped = subprocess.run(
+        [str(CLI), "deploy", "--version", "p1", "--skip-checks"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+    (run,) = runs_of(tfc, "policyapp-development-us-east-1")
+    assert run["attributes"]["status"] == "policy_override"  # type: ignore[index]
+    assert "stopped by a policy check in Terraform Cloud" in stopped.stderr
+    assert f"/app/{ORG}/policyapp-development-us-east-1/runs/{run['id']}" in stopped.stderr
+    assert "never overrides a policy" in stopped.stderr
+    assert not tfc.server.store.overrides
+    assert tfc.api("POST", f"runs/{run['id']}/actions/discard", {})[0] == 202

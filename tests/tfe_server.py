@@ -170,6 +170,11 @@ class Store:
     """Agent pool id -> (organization, name)."""
     run_tokens: dict[str, str] = field(default_factory=dict)
     """A run's token -> the run's id."""
+    policy_soft_fail: set[str] = field(default_factory=set)
+    """Names of workspaces whose runs a soft-mandatory policy stops after the plan (`policy_override`: they wait
+    for someone to override or discard them)."""
+    overrides: list[str] = field(default_factory=list)
+    """Runs whose policy check was overridden (`POST /policy-checks/:id/actions/override`)."""
     unknown: list[str] = field(default_factory=list)
     """Requests for routes this server does not serve: the server's `__exit__` fails the test with them."""
     requests: list[tuple[str, str]] = field(default_factory=list)
@@ -1288,6 +1293,8 @@ class RunWorker:
             with self.store.lock:
                 run.status, run.timestamps["planned-and-finished-at"] = "planned_and_finished", _now()
             return
+        if self._stopped_by_policy(run):
+            return
         if not self._confirmed(run):
             return
         with self.store.lock:
@@ -1372,6 +1379,16 @@ class RunWorker:
                     os.killpg(process.pid, signal.SIGINT)  # once, as the real service: terraform stops safely
                 return
             time.sleep(0.1)
+
+    def _stopped_by_policy(self, run: Run) -> bool:
+        """A soft-mandatory policy failed: the run waits (holding the workspace) until it is discarded."""
+        with self.store.lock:
+            if self.store.workspaces[run.workspace_id].name not in self.store.policy_soft_fail:
+                return False
+            run.status, run.timestamps["policy-checked-at"] = "policy_override", _now()
+        while not run.confirmed.wait(0.2) and not self.stopping.is_set():
+            pass
+        return True
 
     def _confirmed(self, run: Run) -> bool:
         """Wait for the apply to be confirmed (auto-apply confirms at once); False when discarded or canceled."""
