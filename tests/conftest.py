@@ -85,6 +85,7 @@ def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 SLOWEST_FIRST = [
     "test_plan_drift_e2e.py",
     "test_cli_e2e.py",
+    "test_terraform_cloud_remote_e2e.py",
     "test_terraform_cloud_e2e.py",
     "test_team_e2e.py",
     "test_secure_deploy_e2e.py",

@@ -149,6 +149,8 @@ def test_the_laptop_sees_what_the_runner_deployed(team: Team) -> None:
         assert record["stacks"][stack]["run"]["url"].endswith(
             f"/app/{ORG}/workspaces/{stack}/states/{workspace.current_state}"
         )
+    shown = ok(team.laptop.run("status")).stdout
+    assert f"applied https://{team.server.hostname}/app/{ORG}/workspaces/{STACKS[0]}/states/sv-" in shown, shown
     assert team.server.workspace(ORG, ledger_workspace("crew", "development")) is not None
     assert not (team.laptop.root / ".state").exists()
     assert not (team.runner.root / ".state").exists()

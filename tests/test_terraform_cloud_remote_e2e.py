@@ -184,7 +184,8 @@ def test_a_remote_deploy_runs_each_stack_in_terraform_cloud(app: App, tfc: Tfc) 
                 data = tar.extractfile(member)
                 assert data is None or SECRET.encode() not in data.read(), member.name
     assert SECRET not in json.dumps(result)
-    # the ledger keeps each stack's run
+    # the ledger keeps each stack's run, and `cloud status` shows it
+    assert f"applied https://{tfc.server.hostname}/app/{ORG}/{US}/runs/run-" in ok(app.cloud("status")).stdout
     history = json.loads(ok(app.cloud("--json", "status")).stdout)["history"]
     assert {stack: run["run"]["run"] for stack, run in history[0]["stacks"].items()} == {
         name: runs_of(tfc, name)[0]["id"] for name in (US, EU, GLOBAL)

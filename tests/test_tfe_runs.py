@@ -291,3 +291,29 @@ def test_an_unknown_route_fails_the_test_naming_it(tmp_path: Path) -> None:
     assert refused.value.code == 404
     with pytest.raises(AssertionError, match=r"routes it does not serve .*GET /api/v2/no/such/route"):
         server.__exit__(None, None, None)
+
+
+def test_a_run_that_fails_in_its_init_is_explained_from_the_runs_log(tfc: Tfc, tmp_path: Path) -> None:
+    """The engine's remote runner (no CLI): the run's init fails in Terraform Cloud; the error says why."""
+    import asyncio
+
+    from stacks_cloud.core.errors import CloudError
+    from stacks_cloud.terraform.local import StackDir
+    from stacks_cloud.terraform.tfc_run import RemoteRun
+    from stacks_cloud.terraform.tfe_api import TfeClient
+
+    name = "broken-init"
+    created = {"data": {"type": "workspaces", "attributes": {"name": name, "execution-mode": "remote"}}}
+    assert tfc.api("POST", f"organizations/{ORG}/workspaces", created)[0] == 201
+    folder = tmp_path / name
+    folder.mkdir()
+    source = {"terraform": {"required_providers": {"nothing": {"source": "example.invalid/acme/nothing"}}}}
+    (folder / "cdk.tf.json").write_text(json.dumps(source))
+    client = TfeClient(tfc.server.hostname, tfc.server.token, context=tfc.context)
+    runner = RemoteRun(client, ORG, StackDir(name, folder, dict(os.environ)))
+    with pytest.raises(CloudError) as failed:
+        asyncio.run(runner.apply(on_line=None, timeout=300))
+    assert "apply failed" in str(failed.value)
+    assert "example.invalid/acme/nothing" in str(failed.value)  # terraform's own error text, from the run's log
+    assert runner.run_url is not None
+    assert any(runner.run_url in note for note in failed.value.__notes__)

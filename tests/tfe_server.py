@@ -1211,6 +1211,9 @@ class RunWorker:
         self.active: set[str] = set()
         self.stopping = threading.Event()
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.init_lock = threading.Lock()
+        """Runs share one provider cache here (Terraform Cloud's workers each have their own): their inits take
+        turns, since concurrent installs into one cache fail (hashicorp/terraform#31964)."""
         self.thread = threading.Thread(target=self._loop, daemon=True)
 
     def start(self) -> None:
@@ -1269,9 +1272,14 @@ class RunWorker:
 
     def _run(self, run: Run, folder: Path) -> None:
         env = self._prepare(run, folder)
-        init = subprocess.run(
-            ["terraform", "init", "-input=false", "-no-color"], cwd=folder, env=env, capture_output=True, timeout=600
-        )
+        with self.init_lock:
+            init = subprocess.run(
+                ["terraform", "init", "-input=false", "-no-color"],
+                cwd=folder,
+                env=env,
+                capture_output=True,
+                timeout=600,
+            )
         if init.returncode != 0:
             self._end(run, run.plan, "errored", init.stdout + init.stderr)
             return

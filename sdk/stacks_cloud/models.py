@@ -138,6 +138,9 @@ class StackStatus(BaseModel):
     health: Health = Health.UNKNOWN
     """From the stack's health-check endpoint (`url` + the config's health-check path), when it has one."""
     outputs: dict[str, Any] = Field(default_factory=dict)
+    run: dict[str, str] | None = None
+    """Where the stack was applied, when there is somewhere to look: a Terraform Cloud run (`run`, `url`),
+    or the workspace and state version a local apply wrote (`workspace`, `state_version`, `url`)."""
 
 
 class DeploymentStatus(BaseModel):

@@ -589,6 +589,8 @@ def _render_status(config: CloudConfig, status: DeploymentStatus, recent: list[d
         lines.append(f"  {where:<16} {stack.stack}: {stack.status}, health {stack.health.value}")
         if stack.url:
             lines.append(f"  {'':<16}   url {stack.url}")
+        if stack.run:
+            lines.append(f"  {'':<16}   applied {stack.run.get('url')}")
         for name, value in sorted(stack.outputs.items()):
             if name not in ("ApiUrl", "Url"):
                 lines.append(f"  {'':<16}   {name} = {value}")

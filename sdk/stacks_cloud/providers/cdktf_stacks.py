@@ -335,6 +335,7 @@ class CdktfStacksProvider(CloudProvider):
                 url=self.stack_url(stack, outputs[stack]),
                 health=healths.get(stack, Health.UNKNOWN),
                 outputs=outputs[stack],
+                run=run.get("run"),
             )
             for stack, run in record.stacks.items()
         ]

@@ -76,6 +76,8 @@ class RemoteRun:
     run_id: str | None = None
     run_url: str | None = None
     _workspace_id: str | None = field(default=None, repr=False)
+    _lines: list[str] = field(default_factory=list, repr=False)
+    """The run's log, line by line (what a failure is explained from)."""
 
     @property
     def name(self) -> str:
@@ -233,6 +235,7 @@ class RemoteRun:
         await asyncio.to_thread(self._create_run, attributes)
         self._emit({"type": "run", "run": self.run_id or "", "url": self.run_url})
         events = Events()
+        self._lines = []
         deadline = time.monotonic() + timeout
         try:
             run = await self._follow(events, on_line, deadline)
@@ -284,6 +287,7 @@ class RemoteRun:
             if not chunk:
                 return
             for line in follower.take(chunk):
+                self._lines.append(line)
                 shown, event = events.feed(line)
                 if event is not None:
                     self._emit(event)
@@ -301,10 +305,9 @@ class RemoteRun:
                 " deploy again",
                 stack=self.name,
             )
-        if status == "errored":
-            output = "\n".join(events.messages)
-            return_code = ProcessResult(1, "\n".join(events.messages[-30:]), output)
-            error = self.local.failure(action, return_code, events)
+        if status == "errored":  # the run's log says why: terraform's diagnostics, or an init's `Error:` text
+            result = ProcessResult(1, "\n".join(self._lines[-30:]), "\n".join(self._lines))
+            error = self.local.failure(action, result, events)
             error.add_note(f"Terraform Cloud run: {self.run_url}")
             raise error
         raise CloudProviderError(
