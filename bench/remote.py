@@ -40,7 +40,7 @@ CLOUD = {{
         "primaryRegion": "us-east-1",
         "replicaRegions": ["eu-west-1", "ap-southeast-1"],
         "routing": "latency",
-        "domainName": "api.bench.test",
+        "domainName": "api.{app}.test",
     }},
     "state": {{
         "backend": "cloud",
@@ -56,7 +56,8 @@ def main(show: bool) -> None:
         work = Path(folder)
         (work / "plugins").mkdir()
         mirror = discover_provider_mirror()
-        moto.client("route53").create_hosted_zone(Name="bench.test", CallerReference="bench")
+        for app in ("benchlocal", "benchremote"):
+            moto.client("route53").create_hosted_zone(Name=f"{app}.test", CallerReference=app)
         with TfeServer(["bench"], work_dir=work, mirror=mirror, plugin_cache=work / "plugins") as server:
             env = moto.aws_env(
                 {
@@ -67,6 +68,7 @@ def main(show: bool) -> None:
                     "CLOUD_CONFIG": "bench_config.py",
                 }
             )
+            env["AWS_SECRET_ACCESS_KEY"] = "bench-remote-secret-key"  # moto takes any: one that reads as a secret
             env.pop("APP_ENV", None)
             figures = {}
             for app, mode in (("benchlocal", "local"), ("benchremote", "remote")):

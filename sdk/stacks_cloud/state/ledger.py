@@ -138,6 +138,83 @@ class LockHolder:
         )
 
 
+def new_record(
+    deployment_id: str,
+    *,
+    app: str,
+    environment: str,
+    version: str,
+    provider: str,
+    config_hash: str,
+    rollback_of: str | None,
+    kind: str,
+    config_snapshot: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """A new deployment's record as the document stores keep it (`pending`, secrets masked)."""
+    return {
+        "id": deployment_id,
+        "app": app,
+        "environment": environment,
+        "version": masked(version),
+        "provider": provider,
+        "config_hash": config_hash,
+        "status": "pending",
+        "url": None,
+        "error": None,
+        "rollback_of": rollback_of,
+        "started_at": time.time(),
+        "finished_at": None,
+        "has_archive": False,
+        "kind": kind,
+        "config_snapshot": masked(config_snapshot),
+        "operator": current_operator(),
+        "checks": None,
+    }
+
+
+def record_from(data: dict[str, Any], stacks: dict[str, dict[str, Any]]) -> DeploymentRecord:
+    """A `DeploymentRecord` from a document store's record (`new_record`'s form) and its stacks' runs."""
+    return DeploymentRecord(
+        id=data["id"],
+        app=data["app"],
+        environment=data["environment"],
+        version=data["version"],
+        provider=data["provider"],
+        config_hash=data["config_hash"],
+        status=data["status"],
+        url=data.get("url"),
+        error=data.get("error"),
+        rollback_of=data.get("rollback_of"),
+        started_at=float(data["started_at"]),
+        finished_at=data.get("finished_at"),
+        has_archive=bool(data.get("has_archive")),
+        stacks=dict(sorted(stacks.items())),
+        kind=data.get("kind", "deploy"),
+        config_snapshot=data.get("config_snapshot"),
+        operator=data.get("operator"),
+        checks=data.get("checks"),
+    )
+
+
+def stack_run(
+    previous: dict[str, Any],
+    status: str,
+    *,
+    outputs: dict[str, Any] | None,
+    seconds: float | None,
+    error: str | None,
+    run: dict[str, str] | None,
+) -> dict[str, Any]:
+    """One stack's run as the document stores keep it: what is given, else what was recorded before."""
+    return {
+        "status": status,
+        "outputs": masked(outputs) if outputs is not None else previous.get("outputs", {}),
+        "seconds": seconds if seconds is not None else previous.get("seconds"),
+        "error": masked(error),
+        "run": masked(run) if run is not None else previous.get("run"),
+    }
+
+
 class Ledger(ABC):
     """Deployment records, stack runs, archives and the environment lock of a project's environments."""
 

@@ -30,7 +30,7 @@ from typing import Any
 from stacks_cloud.config import CloudStateSettings
 from stacks_cloud.core.errors import InfrastructureError, LedgerError
 from stacks_cloud.models import FINAL_STATES, DeploymentRecord
-from stacks_cloud.state.ledger import Ledger, LockHolder, current_operator, masked
+from stacks_cloud.state.ledger import Ledger, LockHolder, masked, new_record, record_from, stack_run
 from stacks_cloud.terraform.tfe_api import TfeClient, data_of, quote
 
 LEASE_SECONDS = 600.0
@@ -183,25 +183,17 @@ class TfcLedger(Ledger):
         kind: str = "deploy",
         config_snapshot: dict[str, Any] | None = None,
     ) -> None:
-        record = {
-            "id": deployment_id,
-            "app": app,
-            "environment": environment,
-            "version": masked(version),
-            "provider": provider,
-            "config_hash": config_hash,
-            "status": "pending",
-            "url": None,
-            "error": None,
-            "rollback_of": rollback_of,
-            "started_at": time.time(),
-            "finished_at": None,
-            "has_archive": False,
-            "kind": kind,
-            "config_snapshot": masked(config_snapshot),
-            "operator": current_operator(),
-            "checks": None,
-        }
+        record = new_record(
+            deployment_id,
+            app=app,
+            environment=environment,
+            version=version,
+            provider=provider,
+            config_hash=config_hash,
+            rollback_of=rollback_of,
+            kind=kind,
+            config_snapshot=config_snapshot,
+        )
 
         def change(document: dict[str, Any]) -> None:
             if deployment_id in document["deployments"]:
@@ -250,14 +242,9 @@ class TfcLedger(Ledger):
     ) -> None:
         def change(document: dict[str, Any]) -> None:
             stacks = document["stacks"].setdefault(deployment_id, {})
-            previous = stacks.get(stack) or {}
-            stacks[stack] = {
-                "status": status,
-                "outputs": masked(outputs) if outputs is not None else previous.get("outputs", {}),
-                "seconds": seconds if seconds is not None else previous.get("seconds"),
-                "error": masked(error),
-                "run": masked(run) if run is not None else previous.get("run"),
-            }
+            stacks[stack] = stack_run(
+                stacks.get(stack) or {}, status, outputs=outputs, seconds=seconds, error=error, run=run
+            )
 
         self._update(change)
 
@@ -343,28 +330,7 @@ class TfcLedger(Ledger):
 
 
 def _record(document: dict[str, Any], deployment_id: str) -> DeploymentRecord:
-    data = document["deployments"][deployment_id]
-    stacks = document["stacks"].get(deployment_id) or {}
-    return DeploymentRecord(
-        id=data["id"],
-        app=data["app"],
-        environment=data["environment"],
-        version=data["version"],
-        provider=data["provider"],
-        config_hash=data["config_hash"],
-        status=data["status"],
-        url=data.get("url"),
-        error=data.get("error"),
-        rollback_of=data.get("rollback_of"),
-        started_at=float(data["started_at"]),
-        finished_at=data.get("finished_at"),
-        has_archive=bool(data.get("has_archive")),
-        stacks=dict(sorted(stacks.items())),
-        kind=data.get("kind", "deploy"),
-        config_snapshot=data.get("config_snapshot"),
-        operator=data.get("operator"),
-        checks=data.get("checks"),
-    )
+    return record_from(document["deployments"][deployment_id], document["stacks"].get(deployment_id) or {})
 
 
 __all__ = ["LEASE_SECONDS", "TfcLedger", "ledger_workspace"]

@@ -24,7 +24,7 @@ from typing import Any
 from stacks_cloud.config import S3StateSettings
 from stacks_cloud.core.errors import LedgerError
 from stacks_cloud.models import FINAL_STATES, DeploymentRecord
-from stacks_cloud.state.ledger import Ledger, LockHolder, current_operator, masked
+from stacks_cloud.state.ledger import Ledger, LockHolder, masked, new_record, record_from, stack_run
 from stacks_cloud.state.s3.client import client as s3_client
 
 LEASE_SECONDS = 600.0
@@ -163,25 +163,17 @@ class S3Ledger(Ledger):
         kind: str = "deploy",
         config_snapshot: dict[str, Any] | None = None,
     ) -> None:
-        record = {
-            "id": deployment_id,
-            "app": app,
-            "environment": environment,
-            "version": masked(version),
-            "provider": provider,
-            "config_hash": config_hash,
-            "status": "pending",
-            "url": None,
-            "error": None,
-            "rollback_of": rollback_of,
-            "started_at": time.time(),
-            "finished_at": None,
-            "has_archive": False,
-            "kind": kind,
-            "config_snapshot": masked(config_snapshot),
-            "operator": current_operator(),
-            "checks": None,
-        }
+        record = new_record(
+            deployment_id,
+            app=app,
+            environment=environment,
+            version=version,
+            provider=provider,
+            config_hash=config_hash,
+            rollback_of=rollback_of,
+            kind=kind,
+            config_snapshot=config_snapshot,
+        )
         key = self._record_key(app, environment, deployment_id)
         try:
             self._etags[key] = self._put_json(key, record, create=True)
@@ -238,14 +230,8 @@ class S3Ledger(Ledger):
         key = f"{self._base(app, environment)}/deployments/{deployment_id}/stacks/{stack}.json"
         current = self._get_json(key)
         previous, etag = current if current else ({}, None)
-        data = {
-            "status": status,
-            "outputs": masked(outputs) if outputs is not None else previous.get("outputs", {}),
-            "seconds": seconds if seconds is not None else previous.get("seconds"),
-            "error": masked(error),
-            "run": masked(run) if run is not None else previous.get("run"),
-            "updated_at": time.time(),
-        }
+        data = stack_run(previous, status, outputs=outputs, seconds=seconds, error=error, run=run)
+        data["updated_at"] = time.time()
         self._put_json(key, data, etag=etag, create=etag is None)
 
     def _archive_key(self, deployment_id: str) -> str:
@@ -310,26 +296,7 @@ class S3Ledger(Ledger):
             run = self._get_json(key)
             if run is not None:
                 stacks[stack] = {name: run[0].get(name) for name in ("status", "outputs", "seconds", "error", "run")}
-        return DeploymentRecord(
-            id=data["id"],
-            app=data["app"],
-            environment=data["environment"],
-            version=data["version"],
-            provider=data["provider"],
-            config_hash=data["config_hash"],
-            status=data["status"],
-            url=data.get("url"),
-            error=data.get("error"),
-            rollback_of=data.get("rollback_of"),
-            started_at=float(data["started_at"]),
-            finished_at=data.get("finished_at"),
-            has_archive=bool(data.get("has_archive")),
-            stacks=dict(sorted(stacks.items())),
-            kind=data.get("kind", "deploy"),
-            config_snapshot=data.get("config_snapshot"),
-            operator=data.get("operator"),
-            checks=data.get("checks"),
-        )
+        return record_from(data, stacks)
 
     # --- the environment lock -----------------------------------------------------------------------------
 
