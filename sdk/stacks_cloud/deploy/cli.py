@@ -1,4 +1,5 @@
-"""`cloud`: init, synth, plan, deploy, destroy, status, rollback and bootstrap from the command line.
+"""`cloud`: init, synth, check, plan, drift, deploy, rollback, destroy, status, unlock and bootstrap from the
+command line.
 
     cloud init my-infra                     # a new project from the SDK's template
     cloud --env production check            # the policy gate: checkov and the SDK's rules
@@ -34,6 +35,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from stacks_cloud import __version__
 from stacks_cloud.core.errors import CloudError, ConfigError, LedgerError
 from stacks_cloud.core.secrets import MaskingStream, mask_logger, redact_text
 from stacks_cloud.core.suggest import did_you_mean
@@ -108,6 +110,7 @@ def _deploy_options(deploy: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cloud", description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"cloud (stacks-cloud) {__version__}")
     _global_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

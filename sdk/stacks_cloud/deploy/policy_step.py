@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +22,16 @@ from stacks_cloud.providers.base import CloudProvider
 from stacks_cloud.state import Ledger
 
 Say = Callable[[str, str], None]
+_NOT_RUN = re.compile(r"^not run: every stack is unchanged since \S+ \(its gate: (?P<verdict>.*)\)$")
+
+
+def gate_verdict(record: DeploymentRecord) -> str:
+    """What the gate said of what `record` applied: its own verdict, or, when the gate was not run because
+    nothing had changed, the verdict of the deployment that did run it (not a note nested in a note)."""
+    verdict = record.checks or "none recorded"
+    while (nested := _NOT_RUN.match(verdict)) is not None:
+        verdict = nested["verdict"]
+    return verdict
 
 
 class PolicyStep:
@@ -74,7 +85,7 @@ class PolicyStep:
         deploy_config = await self.synthesized(deploy_config)
         previous = self._unchanged_since(deploy_config)
         if previous is not None:
-            summary = f"not run: every stack is unchanged since {previous.id} (its gate: {previous.checks})"
+            summary = f"not run: every stack is unchanged since {previous.id} (its gate: {gate_verdict(previous)})"
             self._record(deployment_id, summary, "policy gate " + summary)
             return deploy_config
         report, checked = await self.check(deploy_config)

@@ -1,0 +1,54 @@
+"""What `cloud` says about itself: its version, and a summary that names every command."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks_cloud import __version__
+from stacks_cloud.deploy.cli import build_parser, main
+
+
+def test_version_prints_the_sdk_version_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"cloud (stacks-cloud) {__version__}"
+
+
+def test_the_summary_names_every_command() -> None:
+    parser = build_parser()
+    summary = parser.description or ""
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    assert commands is not None
+    missing = [name for name in commands if name not in summary]
+    assert missing == []
+
+
+def test_an_unchanged_deploys_gate_note_names_the_verdict_once() -> None:
+    from dataclasses import replace
+
+    from stacks_cloud.deploy.policy_step import gate_verdict
+    from stacks_cloud.models import DeploymentRecord
+
+    checked = DeploymentRecord(
+        id="dev-1",
+        app="a",
+        environment="dev",
+        version="1",
+        provider="aws",
+        config_hash="h",
+        status="superseded",
+        url=None,
+        error=None,
+        rollback_of=None,
+        started_at=1.0,
+        finished_at=2.0,
+        has_archive=True,
+        stacks={},
+        checks="passed: 61 checks, 47 passed, 14 suppressed",
+    )
+    once = replace(
+        checked, id="dev-2", checks=f"not run: every stack is unchanged since dev-1 (its gate: {checked.checks})"
+    )
+    twice = replace(once, id="dev-3", checks=f"not run: every stack is unchanged since dev-2 (its gate: {once.checks})")
+    assert gate_verdict(checked) == gate_verdict(once) == gate_verdict(twice) == checked.checks
