@@ -168,7 +168,7 @@ def test_the_whole_lifecycle(project: Project) -> None:
         ("clie2e-development-global", 0, 0, 0, None),
     ]
 
-    destroyed = project.cloud("destroy")
+    destroyed = project.cloud("destroy", "--yes")
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
     for region in REGIONS:
         functions = project.moto.client("lambda", region).list_functions()["Functions"]

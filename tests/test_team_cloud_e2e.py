@@ -212,7 +212,7 @@ def test_rollback_and_destroy_from_the_other_clone(team: Team) -> None:
     assert team.versions() == ["v2-laptop"] * 2 or team.versions() == ["v2-runner"] * 2  # the completed one before v3
     status = json.loads(ok(team.runner.run("--json", "status")).stdout)
     assert status["version"].startswith("v2-")
-    ok(team.laptop.run("destroy"))
+    ok(team.laptop.run("destroy", "--yes"))
     for stack in STACKS:
         state = team.state(stack)
         assert state is not None

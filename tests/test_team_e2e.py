@@ -382,7 +382,7 @@ def test_rollback_status_and_destroy_from_the_clone_that_never_deployed_first(te
     assert all(team.visibility(region) == 120 for region in REGIONS)
     status = json.loads(team.laptop.run("--json", "status").stdout)
     assert (status["version"], status["status"]) == ("v3", "running")
-    destroy = team.runner.run("destroy")
+    destroy = team.runner.run("destroy", "--yes")
     assert destroy.returncode == 0, destroy.stderr
     for region in REGIONS:
         functions = team.moto.client("lambda", region).list_functions()["Functions"]

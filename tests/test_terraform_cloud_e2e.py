@@ -303,7 +303,7 @@ def test_status_and_destroy(app: App, tfc: Tfc) -> None:
     status = json.loads(ok(app.cloud("--json", "status")).stdout)
     assert (status["status"], status["version"]) == ("running", "v2")
     assert {entry["stack"] for entry in status["regions"]} == {US, EU, GLOBAL}
-    ok(app.cloud("destroy", memory=1024))
+    ok(app.cloud("destroy", "--yes", memory=1024))
     for name in (US, EU, GLOBAL):
         state = tfc.server.current_state(ORG, name)
         assert state is not None

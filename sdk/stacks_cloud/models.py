@@ -244,7 +244,7 @@ class DeploymentRecord:
     operator: str | None = None
     """`user@host` that ran it."""
     checks: str | None = None
-    """What the policy gate said before anything was applied: `passed: ...`, `skipped (--skip-checks)`,
+    """What the policy gate said before anything was applied: `passed: ...`, `skipped on request (...)`,
     `failed: ...`, or None (a rollback, which re-applies what was checked before, or a provider with
     nothing to check)."""
 

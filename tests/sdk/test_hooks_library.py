@@ -219,6 +219,20 @@ def test_flush_redis_empties_the_cache(
         assert "wrong-pass-123" not in text
 
 
+def test_every_ready_made_hook_is_awaited_as_the_guide_writes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guide's pre-deploy hook does `await validate(context)`: each ready-made hook is a coroutine."""
+    monkeypatch.setenv("DATABASE_URL", "mysql://db/app")
+
+    async def guide_hook(ctx: DeploymentContext) -> None:
+        validate = validate_env(["DATABASE_URL"])
+        await validate(ctx)
+
+    asyncio.run(guide_hook(context()))
+    monkeypatch.delenv("APP_URL", raising=False)
+    with pytest.raises(RuntimeError, match="base_url reads APP_URL, which is not set"):
+        asyncio.run(warm_up(base_url=from_env("APP_URL"))(context(url="https://shop.example")))
+
+
 # --- warm_up and notify_slack against a local HTTP server -------------------------------------------------------------
 
 

@@ -8,6 +8,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 import stacks_cloud.cdk as cdk
 from config.cloud import load_config
 from stacks.custom_stack import CustomStack
@@ -81,10 +83,11 @@ def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_destroying_production_without_a_terminal_needs_yes() -> None:
-    result = run_cli("--env", "production", "destroy")
+@pytest.mark.parametrize("environment", ["production", "development"])
+def test_destroying_any_environment_without_a_terminal_needs_yes(environment: str) -> None:
+    result = run_cli("--env", environment, "destroy")  # stdin is not a terminal: nothing to confirm on
     assert result.returncode == 2
-    assert "destroying production needs --yes" in result.stderr
+    assert f"destroying my-app {environment} needs --yes when there is no terminal to confirm on" in result.stderr
 
 
 def test_cli_reports_config_errors_with_exit_code_2(tmp_path: Path) -> None:

@@ -33,7 +33,8 @@ def summary(operation: str, add: int, change: int = 0, remove: int = 0) -> Event
 
 
 def warning(summary_text: str) -> Event:
-    return {"type": "diagnostic", "diagnostic": {"severity": "warning", "summary": summary_text, "detail": "..."}}
+    detail = "The attribute is deprecated.\n\nUse the new one instead."
+    return {"type": "diagnostic", "diagnostic": {"severity": "warning", "summary": summary_text, "detail": detail}}
 
 
 def two_resource_change(progress: Progress, stack: str) -> None:
@@ -65,7 +66,7 @@ def test_ci_lines_for_a_two_resource_change() -> None:
     assert [re.sub(r"in \d+s$", "in Ns", line) for line in lines] == [
         f"[{US}] init",
         f"[{US}] refresh and plan",
-        f"[{US}] warning: Deprecated attribute",
+        f"[{US}] warning: Deprecated attribute: The attribute is deprecated.",
         f"[{US}] plan: 1 to add, 1 to change, 0 to destroy",
         f"[{US}] aws_sqs_queue.Jobs_Queue: creating",
         f"[{US}] aws_sqs_queue.Jobs_Queue: created (1/2, 25s)",
@@ -140,3 +141,22 @@ def test_the_live_table_and_the_summary() -> None:
     assert rows[3].split()[:9] == [EU, "eu-west-1", "failed", "+0", "~0", "-0", "of", "+0", "~1"]
     assert progress.as_dict()[US]["applied"] == {"add": 2, "change": 0, "destroy": 0}
     assert progress.as_dict()[US]["planned"] == {"add": 2, "change": 0, "destroy": 0}
+
+
+def test_a_warning_names_its_resource_and_says_what_it_is() -> None:
+    stream = io.StringIO()
+    progress = Progress(stream, ci=True)
+    destruction: Event = {
+        "type": "diagnostic",
+        "diagnostic": {
+            "severity": "warning",
+            "summary": "Resource Destruction",
+            "detail": "Terraform is about to destroy aws_s3_bucket.AssetsBucket_Bucket_1A2B3C4D.\nIt holds data.",
+            "address": "aws_s3_bucket.AssetsBucket_Bucket_1A2B3C4D",
+        },
+    }
+    progress.event(US, destruction)
+    assert stream.getvalue().splitlines() == [
+        f"[{US}] warning: Resource Destruction (aws_s3_bucket.AssetsBucket_Bucket): Terraform is about to destroy"
+        " aws_s3_bucket.AssetsBucket_Bucket_1A2B3C4D."
+    ]

@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--concurrency", type=int, default=4, help="stacks at once (default 4)")
     _deploy_options(deploy)
     destroy = command("destroy", "destroy the environment's stacks")
-    destroy.add_argument("--yes", action="store_true", help="do not ask (required for production without a terminal)")
+    destroy.add_argument("--yes", action="store_true", help="do not ask (required without a terminal)")
     status = command("status", "what is live, what is in progress, and the history")
     status.add_argument("deployment_id", nargs="?")
     rollback = command("rollback", "re-deploy the last good deployment")
@@ -528,14 +528,19 @@ async def _change(args: argparse.Namespace, config: CloudConfig, project: Projec
 
 
 def _destroy_confirmed(args: argparse.Namespace, config: CloudConfig) -> bool:
-    """Production is destroyed only with --yes, or after typing its name at a terminal."""
-    if not config.is_production or args.yes:
+    """An environment is destroyed only with --yes, or after typing its name at a terminal (every environment:
+    development holds data too)."""
+    if args.yes:
         return True
+    environment = config.environment
     if not sys.stdin.isatty():
-        print("destroying production needs --yes when there is no terminal to confirm on", file=sys.stderr)
+        print(
+            f"destroying {config.app_name} {environment} needs --yes when there is no terminal to confirm on",
+            file=sys.stderr,
+        )
         return False
-    typed = input(f"This destroys {config.app_name} in production. Type 'production' to go on: ")
-    if typed.strip() != "production":
+    typed = input(f"This destroys {config.app_name} in {environment}. Type {environment!r} to go on: ")
+    if typed.strip() != environment:
         print("not destroyed", file=sys.stderr)
         return False
     return True

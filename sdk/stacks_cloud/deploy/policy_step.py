@@ -78,9 +78,9 @@ class PolicyStep:
     async def run(self, deployment_id: str, deploy_config: DeploymentConfig, checks: bool) -> DeploymentConfig:
         """Record the gate's verdict for `deployment_id`; raise `PolicyViolationError` when it fails."""
         if not checks:
-            line = "policy gate skipped (--skip-checks): recorded in the ledger"
+            line = "policy gate skipped on request (--skip-checks / checks=False): recorded in the ledger"
             self.logger.warning("%s", line)
-            self._record(deployment_id, "skipped (--skip-checks)", line)
+            self._record(deployment_id, "skipped on request (--skip-checks / checks=False)", line)
             return deploy_config
         deploy_config = await self.synthesized(deploy_config)
         previous = self._unchanged_since(deploy_config)

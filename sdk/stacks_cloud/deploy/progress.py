@@ -161,14 +161,19 @@ class Progress:
         return f"{short_address(event.get('hook', {}).get('resource', {}).get('addr', ''))}: failed"
 
     def _on_diagnostic(self, row: StackRow, event: Event) -> str | None:
+        """A warning once per run, with what it is about (its address) and the first line of its detail."""
         diagnostic = event.get("diagnostic", {})
         if diagnostic.get("severity") != "warning":
             return None  # errors: the failure message says them once
         summary = str(diagnostic.get("summary", ""))
-        if summary in self._warnings:
+        address = diagnostic.get("address")
+        detail = next((line.strip() for line in str(diagnostic.get("detail", "")).splitlines() if line.strip()), "")
+        key = f"{summary} {address or ''}"
+        if key in self._warnings:
             return None
-        self._warnings.add(summary)
-        return f"warning: {redact_text(summary)}"
+        self._warnings.add(key)
+        subject = f" ({short_address(address)})" if address else ""
+        return redact_text(f"warning: {summary}{subject}" + (f": {detail}" if detail else ""))
 
     def _on_log(self, row: StackRow, event: Event) -> str | None:
         """terraform's own notices: an interrupt received, an operation stopping."""

@@ -14,7 +14,7 @@ def validate_env(required: Iterable[str], *, name: str = "validate_env") -> Hook
     """Fail when any of `required` is unset or empty, naming all of them (values are never shown)."""
     names = list(required)
 
-    def check(*args: Any) -> None:
+    async def check(*args: Any) -> None:  # a coroutine, as every ready-made hook: `await validate(context)`
         _, context = split(args)
         missing = [variable for variable in names if not os.environ.get(variable)]
         if missing:

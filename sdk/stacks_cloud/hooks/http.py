@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stacks_cloud.config import FromEnv
 from stacks_cloud.core.secrets import redact_text
 from stacks_cloud.hooks._common import Secret, Setting, reveal, setting, split
 from stacks_cloud.hooks.base import Hook
@@ -62,6 +63,17 @@ def _fetch(url: str, timeout: float, retries: int, backoff: float) -> EndpointRe
         time.sleep(backoff * attempts)
 
 
+def _no_base_url(base_url: Setting | None) -> str:
+    if isinstance(base_url, FromEnv):
+        return (
+            f"no base URL: base_url reads {base_url.name}, which is not set. Set it, or leave base_url out to use"
+            " the deployment's url."
+        )
+    if base_url is not None:
+        return "no base URL: base_url gave nothing. Give it a URL, or leave it out to use the deployment's url."
+    return "no base URL: this deployment has no url (its stacks output none). Pass base_url=..."
+
+
 def warm_up(
     endpoints: Sequence[str] = ("/api/health",),
     *,
@@ -81,9 +93,9 @@ def warm_up(
 
     async def run(*args: Any) -> list[EndpointResult]:
         _, context = split(args)
-        base = setting(base_url, context) or context.url
+        base = setting(base_url, context) if base_url is not None else context.url
         if not base:
-            raise RuntimeError("no base URL: the deployment has no url; pass base_url=...")
+            raise RuntimeError(_no_base_url(base_url))
         limit = asyncio.Semaphore(concurrency)
 
         async def one(endpoint: str) -> EndpointResult:
