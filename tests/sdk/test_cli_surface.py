@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from stacks_cloud import __version__
 from stacks_cloud.deploy.cli import build_parser, main
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def test_version_prints_the_sdk_version_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
@@ -52,3 +56,25 @@ def test_an_unchanged_deploys_gate_note_names_the_verdict_once() -> None:
     )
     twice = replace(once, id="dev-3", checks=f"not run: every stack is unchanged since dev-2 (its gate: {once.checks})")
     assert gate_verdict(checked) == gate_verdict(once) == gate_verdict(twice) == checked.checks
+
+
+def test_init_inside_a_project_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["init", str(tmp_path / "outer")]) == 0
+    capsys.readouterr()
+    assert main(["init", str(tmp_path / "outer" / "inner")]) == 2
+    error = capsys.readouterr().err
+    assert f"is inside the project at {tmp_path / 'outer'}" in error
+    assert not (tmp_path / "outer" / "inner").exists()
+
+
+def test_synth_refuses_a_registered_provider_that_cannot_deploy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "nimbus.py"
+    config.write_text(
+        "class Nimbus:\n    name = 'nimbus'\n\n\n"
+        "CLOUD = {'appName': 'my-app', 'driver': 'nimbus', 'providers': {'nimbus': Nimbus()}}\n"
+    )
+    assert main(["--project", str(PROJECT_DIR), "--config", str(config), "synth"]) == 2
+    error = capsys.readouterr().err
+    assert "does not implement the CloudProvider interface: no async deploy, destroy, get_status" in error

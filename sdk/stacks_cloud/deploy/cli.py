@@ -405,9 +405,11 @@ async def _run(args: argparse.Namespace, config: CloudConfig, project: Project) 
 
 
 async def _synth(args: argparse.Namespace, config: CloudConfig, project: Project) -> int:
+    from stacks_cloud.providers.registry import resolve_provider
     from stacks_cloud.stacks import stack_names
     from stacks_cloud.stacks.app import synth_atomically
 
+    resolve_provider(config)  # a registered provider that cannot deploy is refused here, not at deploy time
     root = project.root
     synth_atomically(root / "cdktf.out", lambda app: project.app.build(config, app=app, project_dir=root))
     _emit(args, {"stacks": stack_names(config)}, "\n".join(stack_names(config)))

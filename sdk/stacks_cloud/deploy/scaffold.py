@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from stacks_cloud.config.files import find_project_root
 from stacks_cloud.core.errors import ConfigError, Problem
 
 TEMPLATE = "templates/project"
@@ -71,6 +72,17 @@ def init_project(directory: Path, *, app_name: str | None = None) -> CreatedProj
                 "is not a valid app name: lowercase letters, digits and single hyphens, 2-40 characters,"
                 " starting with a letter.",
                 f"use e.g. {suggest_app_name(Path(name))!r}.",
+            )
+        )
+    enclosing = find_project_root(target.parent) if target.parent.is_dir() else None
+    if enclosing is not None:
+        problems.append(
+            Problem(
+                "directory",
+                str(directory),
+                f"is inside the project at {enclosing} (its cdktf.json): the CLI would find that one from the"
+                " new project's parent folders, and its tests and watchers would take in the new one.",
+                "create the new project outside it, e.g. next to it.",
             )
         )
     if not target.parent.is_dir():
