@@ -78,3 +78,20 @@ def test_synth_refuses_a_registered_provider_that_cannot_deploy(
     assert main(["--project", str(PROJECT_DIR), "--config", str(config), "synth"]) == 2
     error = capsys.readouterr().err
     assert "does not implement the CloudProvider interface: no async deploy, destroy, get_status" in error
+
+
+def test_status_history_columns_line_up_with_long_versions() -> None:
+    from stacks_cloud.config import CloudConfig
+    from stacks_cloud.deploy.cli import _render_status
+    from stacks_cloud.models import DeploymentStatus, State
+
+    recent = [
+        {"id": "dev-20261206T100000000-aaaaaa", "version": "v1", "status": "superseded"},
+        {"id": "dev-20261206T110000000-bbbbbb", "version": "1.4.0-rc.2+build.20261206", "status": "running"},
+    ]
+    text = _render_status(
+        CloudConfig.model_validate({"appName": "my-infra"}), DeploymentStatus(status=State.RUNNING), recent
+    )
+    rows = text.splitlines()[-2:]
+    assert rows[0].index("superseded") == rows[1].index("running")
+    assert text.startswith("my-infra development:")  # the app's name as configured

@@ -613,7 +613,8 @@ def _render_status(config: CloudConfig, status: DeploymentStatus, recent: list[d
             f"  lock: {holder['operation']} {holder['deployment_id']} by {holder['user']}@{holder['host']}"
             f" (pid {holder['pid']}), {state}"
         )
-    lines += ["  history:"] + [f"    {r['id']}  {r['version']:<12} {r['status']}" for r in recent]
+    width = max((len(str(r["version"])) for r in recent), default=0)  # columns line up, whatever the versions
+    lines += ["  history:"] + [f"    {r['id']}  {r['version']:<{width}}  {r['status']}" for r in recent]
     return "\n".join(lines)
 
 
