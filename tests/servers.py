@@ -9,6 +9,7 @@ import contextlib
 import importlib.util
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +28,15 @@ MOTO_ACCESS_KEY = "test"
 
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def as_foreground_job() -> None:
+    """`preexec_fn` of a child a test will Ctrl-C: Ctrl-C as a terminal's foreground job gets it.
+
+    A test suite started in the background (`./scripts/test > log &`, `nohup`) runs with SIGINT ignored,
+    and a child inherits that: Python then installs no Ctrl-C handler, and the signal the test sends is
+    lost. The test sets up the condition it relies on, as a shell does for a foreground job."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def free_port() -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from stacks_cloud.terraform import terraform_env
+from tests.servers import as_foreground_job
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DIRECT_ENV = "STACKS_CLOUD_DIRECT_KERNEL"
@@ -124,6 +125,7 @@ def test_ctrl_c_during_a_synth_exits_130_in_one_line_and_keeps_the_last_synth(tm
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job
+        preexec_fn=as_foreground_job,
     )
     assert synth.stderr is not None
     try:
