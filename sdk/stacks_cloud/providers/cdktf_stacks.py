@@ -47,6 +47,7 @@ from stacks_cloud.models import (
 )
 from stacks_cloud.providers.base import CloudProvider
 from stacks_cloud.stacks.app import stack_names
+from stacks_cloud.stacks.global_names import check_global_names
 from stacks_cloud.state import backend_for
 from stacks_cloud.state.base import RunNeeds
 from stacks_cloud.terraform.cli_config import terraform_env
@@ -137,6 +138,7 @@ class CdktfStacksProvider(CloudProvider):
         app = App(outdir=str(outdir))
         self.build(config, app)
         app.synth()
+        check_global_names(outdir)
         return outdir
 
     async def _synthesized(self, config: DeploymentConfig) -> Path:

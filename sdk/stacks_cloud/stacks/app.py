@@ -32,6 +32,7 @@ from stacks_cloud.cdk import App
 from stacks_cloud.config import CloudConfig
 from stacks_cloud.config.files import CONFIG_ENV, read_config_file
 from stacks_cloud.core.errors import ConfigError, Problem
+from stacks_cloud.stacks.global_names import check_global_names
 from stacks_cloud.stacks.global_stack import GlobalStack, GlobalStackProps
 from stacks_cloud.stacks.regional import RegionalDomain, RegionalStack, RegionalStackProps
 from stacks_cloud.state import backend_for
@@ -285,6 +286,7 @@ def synth_atomically(outdir: Path, build: Callable[[App], object]) -> App:
         app = App(outdir=str(staging))
         build(app)
         app.synth()
+        check_global_names(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
