@@ -115,3 +115,23 @@ def test_a_missing_state_bucket_points_to_bootstrap(tmp_path: Path) -> None:
     )
     text = str(stack.failure("init", ProcessResult(1, output, output), Events()))
     assert "next: the state bucket does not exist: `cloud bootstrap` creates it" in text
+
+
+def test_missing_credentials_are_the_providers_failure_not_the_infrastructures(tmp_path: Path) -> None:
+    """The guide's error handling tells `CloudProviderError` (the tool or its access) from `InfrastructureError`
+    (what was being changed): no credentials is the former, with what to set."""
+    stack = StackDir("shop-dev-us-east-1", tmp_path, {})
+    result, events = failed(
+        [
+            diagnostic(
+                "No valid credential sources found",
+                "Please see https://registry.terraform.io/providers/hashicorp/aws for more information about"
+                " providing credentials.\n\nError: failed to refresh cached credentials, no EC2 IMDS role found",
+            )
+        ]
+    )
+    error = stack.failure("apply", result, events)
+    assert isinstance(error, CloudProviderError)
+    assert not isinstance(error, InfrastructureError)
+    assert "found no usable cloud credentials (No valid credential sources found)" in str(error)
+    assert "AWS_ACCESS_KEY_ID" in str(error)

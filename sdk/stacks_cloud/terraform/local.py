@@ -48,6 +48,15 @@ being replaced)."""
 MISSING_BUCKET = ("NoSuchBucket", "does not exist", "bucket does not exist")
 
 LOCK_ERROR = "Error acquiring the state lock"
+NO_CREDENTIALS = (
+    "No valid credential sources found",
+    "failed to refresh cached credentials",
+    "NoCredentialProviders",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "The security token included in the request is invalid",
+)
+"""The AWS provider's (and S3 backend's) ways of saying it has no usable credentials."""
 ALREADY_EXISTS = (
     "EntityAlreadyExists",
     "ResourceConflictException",
@@ -240,6 +249,16 @@ class StackDir:
         if result.timed_out:
             return CloudProviderError(
                 f"terraform {action} timed out" + hints, provider="terraform", stack=self.name, stderr_tail=details
+            )
+        credentials = next((d for d in errors if any(m in d.render() for m in NO_CREDENTIALS)), None)
+        if credentials is not None:  # the provider (or the backend) could not authenticate: not the infrastructure
+            return CloudProviderError(
+                f"{action} failed: terraform found no usable cloud credentials ({credentials.summary}). Set them"
+                " where `cloud` runs (e.g. AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), then run"
+                " again" + hints,
+                provider="terraform",
+                stack=self.name,
+                stderr_tail=redact_text(credentials.render()),
             )
         if any(LOCK_ERROR in d.summary for d in errors) or LOCK_ERROR in result.output:
             who = re.search(r"^\s*Who:\s*(\S.*)$", "\n".join(d.detail for d in errors) or result.output, re.M)
