@@ -132,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 error (as terraform)"
     )
+    plan.add_argument(
+        "--format",
+        choices=("text", "markdown"),
+        default="text",
+        help="markdown: per stack, counts and changed resources and attributes, for a pull request comment or a"
+        " CI job summary (default: text)",
+    )
     drift = command("drift", "what changed outside Terraform, per stack (refresh-only plans; exit 2 on drift)")
     deploy = command("deploy", "run hooks and deploy every stack")
     for sub in (plan, drift, deploy):
@@ -450,7 +457,12 @@ async def _plan(args: argparse.Namespace, config: CloudConfig, project: Project)
         "changes" if not drift else "drifted": changed,
         "stacks": [summary.model_dump(mode="json") for summary in summaries],
     }
-    _emit(args, data, "\n".join(lines))
+    text = "\n".join(lines)
+    if getattr(args, "format", "text") == "markdown":
+        from stacks_cloud.deploy.plan_markdown import render_markdown
+
+        text = render_markdown(config.app_name, config.environment, summaries, drift=drift).rstrip("\n")
+    _emit(args, data, text)
     if failed:
         return EXIT_FAILED
     return EXIT_CHANGES if changed and (drift or args.detailed_exitcode) else EXIT_OK

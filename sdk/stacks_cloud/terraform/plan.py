@@ -257,6 +257,11 @@ def _safe(value: Any, sensitive: Any) -> Any:
     return value
 
 
+def show_value(value: Any) -> str:
+    """A value as plans show it: sensitive and unknown markers as they are, the rest as JSON, cut when long."""
+    return _show(value)
+
+
 def _show(value: Any) -> str:
     if value in (SENSITIVE, UNKNOWN):
         return str(value)
