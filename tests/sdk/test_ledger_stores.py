@@ -298,3 +298,44 @@ def test_a_read_only_ledger_can_be_read_but_not_written(tmp_path: Path) -> None:
     assert read == "['1']"
     assert "is read-only" in write
     assert "make" in write
+
+
+def test_a_cloud_projects_local_history_is_copied_to_terraform_cloud_once(
+    tfe: TfeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before 0.3 the `cloud` backend kept history on the deploying machine: the first use copies it."""
+    from stacks_cloud.config import CloudConfig
+    from stacks_cloud.state import backend_for
+
+    local = SqliteLedger(tmp_path / ".state" / "ledger.sqlite")
+    start(local, "production-20261101T100000000-aaaaaa", "1.0")
+    local.set_stack("production-20261101T100000000-aaaaaa", "shop-eu", "deployed", outputs={"Url": "u"})
+    local.set_status("production-20261101T100000000-aaaaaa", "running", url="https://shop")
+    synth = tmp_path / "synth"
+    (synth / "stacks" / "shop-eu").mkdir(parents=True)
+    (synth / "stacks" / "shop-eu" / "cdk.tf.json").write_text("{}")
+    local.archive("production-20261101T100000000-aaaaaa", synth)
+    monkeypatch.setenv(f"TF_TOKEN_{tfe.hostname.replace('.', '_')}", tfe.token)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tfe.ca_file))
+    config = CloudConfig.model_validate(
+        {
+            "appName": "shop",
+            "environment": "production",
+            "state": {"backend": "cloud", "cloud": {"organization": "acme", "hostname": tfe.hostname}},
+        }
+    )
+    ledger = backend_for(config).open_ledger(config, tmp_path)
+    (record,) = ledger.history("shop", "production")
+    assert (record.id, record.version, record.status, record.url) == (
+        "production-20261101T100000000-aaaaaa",
+        "1.0",
+        "running",
+        "https://shop",
+    )
+    assert record.stacks["shop-eu"]["outputs"] == {"Url": "u"}
+    assert record.has_archive
+    extracted = ledger.extract(record.id, tmp_path / "extracted")
+    assert (extracted / "stacks" / "shop-eu" / "cdk.tf.json").read_text() == "{}"
+    start(local, "production-20261101T110000000-bbbbbb", "1.1")  # the local file is not read again as history
+    again = backend_for(config).open_ledger(config, tmp_path)
+    assert [r.version for r in again.history("shop", "production")] == ["1.0"]

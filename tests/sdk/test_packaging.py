@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,7 +203,8 @@ def test_init_writes_the_guides_layout(initialised: Path) -> None:
     assert not any(name.endswith(".tmpl") for name in files)
     assert os.access(initialised / "dist" / "bootstrap", os.X_OK)
     pyproject = (initialised / "pyproject.toml").read_text()
-    assert 'dependencies = ["stacks-cloud>=0.2.0"]' in pyproject
+    version = tomllib.loads((SDK_DIR / "pyproject.toml").read_text())["project"]["version"]
+    assert f'dependencies = ["stacks-cloud>={version}"]' in pyproject
     assert json.loads((initialised / "cdktf.json").read_text())["app"] == "python main.py"
 
 

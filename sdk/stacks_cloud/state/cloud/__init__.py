@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,10 +22,14 @@ from stacks_cloud.state.base import BootstrapOutcome, RunNeeds, StateBackend
 from stacks_cloud.state.cloud.ledger import TfcLedger
 from stacks_cloud.state.cloud.tfe import bootstrap_workspaces, client_for, prepare_runs
 from stacks_cloud.state.ledger import Ledger
+from stacks_cloud.state.local import state_folder
+from stacks_cloud.state.sqlite_ledger import SqliteLedger
 from stacks_cloud.terraform.executor import Executor
 from stacks_cloud.terraform.local import LocalExecutor
 from stacks_cloud.terraform.tfc_run import TfcRunExecutor
 from stacks_cloud.terraform.tfe_api import TfeClient, find_token
+
+LOGGER = logging.getLogger("stacks_cloud")
 
 if TYPE_CHECKING:
     from stacks_cloud.cdk import TerraformStack
@@ -66,9 +71,19 @@ class CloudStateBackend(StateBackend):
         )
 
     def open_ledger(self, config: CloudConfig, project_dir: Path) -> Ledger:
-        """History and the environment lock in Terraform Cloud itself (see `state.cloud.ledger`)."""
+        """History and the environment lock in Terraform Cloud itself (see `state.cloud.ledger`). A project that
+        deployed with this backend before 0.3 kept its history on the deploying machine: it is copied there
+        on the first use (once per environment: not when Terraform Cloud already has history)."""
         settings = _settings(config)
-        return TfcLedger(client_for(settings), settings, app=config.app_name, environment=config.environment)
+        ledger = TfcLedger(client_for(settings), settings, app=config.app_name, environment=config.environment)
+        local = state_folder(config, project_dir) / "ledger.sqlite"
+        if local.is_file():
+            copied = ledger.import_history(SqliteLedger(local))
+            if copied:
+                LOGGER.warning(
+                    "copied %d deployment(s) of %s from %s to %s", copied, config.environment, local, ledger.location
+                )
+        return ledger
 
     def bootstrap(self, config: CloudConfig, stacks: list[str]) -> BootstrapOutcome:
         report = bootstrap_workspaces(_settings(config), stacks, app=config.app_name, environment=config.environment)

@@ -25,6 +25,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from stacks_cloud.config import CloudStateSettings
@@ -290,6 +291,32 @@ class TfcLedger(Ledger):
         ids = [i for i in records if (records[i]["app"], records[i]["environment"]) == (app, environment)]
         ids.sort(key=lambda i: records[i]["started_at"], reverse=True)
         return [_record(document, i) for i in ids[:limit]]
+
+    def import_history(self, local: Ledger) -> int:
+        """Copy `local`'s history of this environment (records, stack runs, archives) into this ledger, once:
+        what the `cloud` backend kept on the deploying machine before 0.3. Nothing is copied when this ledger
+        already has history. Returns how many deployments were copied."""
+        records = local.history(self.app, self.environment, limit=100_000)
+        if not records:
+            return 0
+
+        def change(document: dict[str, Any]) -> None:
+            if document["deployments"]:
+                raise _RefusedError
+            for record in records:
+                data = {key: value for key, value in asdict(record).items() if key != "stacks"}
+                document["deployments"][record.id] = {**data, "has_archive": False}
+                document["stacks"][record.id] = record.stacks
+
+        try:
+            self._update(change)
+        except _RefusedError:
+            return 0
+        for record in records:
+            archive = local.get_archive(record.id) if record.has_archive else None
+            if archive is not None:
+                self.put_archive(record.id, archive)
+        return len(records)
 
     # --- the environment lock ------------------------------------------------------------------------------
 
