@@ -119,7 +119,10 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
             "CHECKPOINT_DISABLE": "1",
             "CI": "1",
             "CLOUD_CONFIG": "team_config.py",
+            # what the deliberately killed CLI leaves (its jsii kernel's folder) stays in the test's folder
+            "TMPDIR": str(work / "tmp"),
         }
+        (work / "tmp").mkdir()
         env.pop("APP_ENV", None)
         clones = []
         for name in ("laptop", "runner"):

@@ -79,7 +79,9 @@ def tfc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tfc]:
             "SSL_CERT_FILE": str(server.ca_file),
             "CHECKPOINT_DISABLE": "1",
             "TF_IN_AUTOMATION": "1",
+            "TMPDIR": str(work / "tmp"),  # what an interrupted CLI leaves stays in the test's folder
         }
+        (work / "tmp").mkdir()
         yield Tfc(server, env, ssl.create_default_context(cafile=str(server.ca_file)))
 
 
