@@ -17,18 +17,16 @@ import os
 import ssl
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from stacks_cloud.terraform import discover_provider_mirror
 from tests.servers import Moto
 from tests.test_main import copy_project
+from tests.test_tfe_runs import Tfc
 from tests.tfe_server import TfeServer
 
 pytestmark = [pytest.mark.terraform, pytest.mark.e2e]
@@ -61,36 +59,6 @@ CLOUD = {{
     "aws": {{"endpoint": MOTO, "s3UsePathStyle": True, "skipAwsChecks": True}},
 }}
 """
-
-
-@dataclass
-class Tfc:
-    server: TfeServer
-    env: dict[str, str]
-    context: ssl.SSLContext
-
-    def api(self, method: str, path: str, body: Any = None, *, token: str | None = None) -> tuple[int, Any]:
-        request = urllib.request.Request(
-            f"https://{self.server.hostname}/api/v2/{path}",
-            method=method,
-            data=json.dumps(body).encode() if body is not None else None,
-            headers={
-                "Authorization": f"Bearer {self.server.token if token is None else token}",
-                "Content-Type": "application/vnd.api+json",
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, context=self.context, timeout=30) as response:
-                raw = response.read()
-                return response.status, json.loads(raw) if raw else None
-        except urllib.error.HTTPError as error:
-            raw = error.read()
-            return error.code, json.loads(raw) if raw else None
-
-    def workspace_id(self, name: str) -> str:
-        status, payload = self.api("GET", f"organizations/{ORG}/workspaces/{name}")
-        assert status == 200, payload
-        return str(payload["data"]["id"])
 
 
 @pytest.fixture(scope="module")

@@ -55,6 +55,9 @@ class Tfc:
             raw = error.read()
             return error.code, json.loads(raw) if raw else None
 
+    def workspace_id(self, name: str) -> str:
+        return str(self.workspace(name)["id"])
+
     def workspace(self, name: str) -> dict[str, Any]:
         status, payload = self.api("GET", f"organizations/{ORG}/workspaces/{name}")
         assert status == 200, payload

@@ -121,14 +121,7 @@ class TfeClient:
     def read_log(self, url: str, *, offset: int, limit: int) -> bytes:
         """Bytes `offset` to `offset + limit` of a plan's or apply's log (its signed `log-read-url`)."""
         separator = "&" if "?" in url else "?"
-        request = urllib.request.Request(f"{url}{separator}offset={offset}&limit={limit}")
-        try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT, context=self._context) as response:
-                return bytes(response.read())
-        except (urllib.error.URLError, OSError) as error:
-            raise InfrastructureError(
-                f"Terraform Cloud at {self.hostname} cannot be read: {getattr(error, 'reason', error)}"
-            ) from None
+        return self.download(f"{url}{separator}offset={offset}&limit={limit}")
 
     def workspace(self, organization: str, name: str) -> dict[str, Any] | None:
         status, payload = self.call("GET", f"organizations/{quote(organization)}/workspaces/{quote(name)}")
