@@ -181,6 +181,10 @@ def test_plans_show_the_resource_the_action_and_the_attribute(project: Project) 
         "    ~ aws_lambda_function.Api_Function_FF61B543  update in place",
         "        memory_size: 512 -> 1024",
     ]
+    # In a pipe the plan keeps stdout for itself; each stack's phases go to stderr as they happen.
+    phases = [line for line in changed.stderr.splitlines() if line.startswith(f"[{US}] ")]
+    assert phases[:2] == [f"[{US}] init", f"[{US}] refresh and plan"], changed.stderr
+    assert re.fullmatch(rf"\[{US}\] planned: \+0 ~1 -0 in \d+s", phases[-1]), changed.stderr
     # without --detailed-exitcode, changes are not a failure (exit 0)
     data = json.loads(ok(project.cloud("--json", "plan", "--stacks", US, memory=1024)).stdout)
     (function,) = by_stack(data)[US]["resources"]
@@ -234,9 +238,12 @@ def test_status_per_region_with_outputs_urls_and_health(project: Project) -> Non
         assert regions[name]["outputs"]["BucketName"] == f"{name.replace('-development-', '-development-assets-')}"
         # moto's execute-api hosts are fake: each region's health check fails, and says which
         assert regions[name]["health"] == "unhealthy"
+        assert regions[name]["health_reason"].startswith(f"GET {regions[name]['url']}/api/health: ")
+    assert US in status["health_reason"]
+    assert EU in status["health_reason"]
     assert regions[GLOBAL]["url"] == f"https://api.{ZONE}"
     text = ok(project.cloud("status")).stdout
-    assert re.search(rf"us-east-1\s+{US}: deployed, health unhealthy", text)
+    assert re.search(rf"us-east-1\s+{US}: deployed, health unhealthy\n\s+why GET https://\S+/api/health: ", text)
     assert re.search(rf"global\s+{GLOBAL}: deployed", text)
 
 

@@ -61,12 +61,20 @@ def without_entry(checks: str, check_id: str) -> str:
 def test_check_passes_the_reference_app_and_prints_reasons(project: Path) -> None:
     result = cloud(project, "check")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert re.match(r"policy gate \(development, 1 stack\(s\)\): \d+ checks, \d+ passed, 0 failed", result.stdout)
+    counts = re.match(
+        r"policy gate \(development, 1 stack\(s\)\): (\d+) checks, (\d+) results: (\d+) passed, 0 failed,"
+        r" (\d+) suppressed\n",
+        result.stdout,
+    )
+    assert counts, result.stdout
+    checks, results, passed, suppressed = map(int, counts.groups())
+    assert results == passed + suppressed > checks > 0  # the counts add up: each result passed or was suppressed
     assert "suppressed CKV_AWS_145 on 1 resource(s): S3 server access logging delivers only" not in result.stdout
     assert "suppressed CKV2_AWS_51 on 1 resource(s): Mutual TLS needs every caller" in result.stdout
     report = json.loads(cloud(project, "check", "--json").stdout)
     assert report["ok"] is True
     assert report["failed"] == []
+    assert report["results"] == report["passed"] + len(report["suppressed"]) == results
     assert {entry["check_id"] for entry in report["suppressed"]} >= {"CKV_AWS_59", "STACKS_API_AUTHORIZATION"}
 
 

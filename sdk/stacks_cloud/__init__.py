@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "DeploymentResult": "stacks_cloud.models",
     "DeploymentStatus": "stacks_cloud.models",
     "Health": "stacks_cloud.models",
+    "HealthCheck": "stacks_cloud.models",
     "PlanSummary": "stacks_cloud.models",
     "State": "stacks_cloud.models",
     # configuration
@@ -73,6 +74,7 @@ __all__ = [
     "DerivedName",
     "GlobalStack",
     "Health",
+    "HealthCheck",
     "Hook",
     "HookError",
     "InfrastructureError",
@@ -123,6 +125,7 @@ if TYPE_CHECKING:
         DeploymentResult,
         DeploymentStatus,
         Health,
+        HealthCheck,
         PlanSummary,
         State,
     )

@@ -66,6 +66,14 @@ class Health(StrEnum):
     UNKNOWN = "unknown"
 
 
+class HealthCheck(BaseModel):
+    """One stack's health and, when it is not healthy, why (what was asked and what came back)."""
+
+    health: Health = Health.UNKNOWN
+    reason: str | None = None
+    """e.g. `GET https://.../api/health: HTTP 503`, `GET ...: connection refused`; None when healthy."""
+
+
 LineSink = Callable[[str, str], None]
 """`sink(stack, line)`: receives every output line of a stack's deploy as it is printed."""
 
@@ -137,6 +145,8 @@ class StackStatus(BaseModel):
     url: str | None = None
     health: Health = Health.UNKNOWN
     """From the stack's health-check endpoint (`url` + the config's health-check path), when it has one."""
+    health_reason: str | None = None
+    """Why the stack is not healthy, when it was checked and is not."""
     outputs: dict[str, Any] = Field(default_factory=dict)
     run: dict[str, str] | None = None
     """Where the stack was applied, when there is somewhere to look: a Terraform Cloud run (`run`, `url`),
@@ -152,6 +162,8 @@ class DeploymentStatus(BaseModel):
 
     status: State
     health: Health = Health.UNKNOWN
+    health_reason: str | None = None
+    """Why `health` is not healthy: each unhealthy stack and what its check got."""
     stacks: dict[str, str] = Field(default_factory=dict)
     version: str | None = None
     url: str | None = None

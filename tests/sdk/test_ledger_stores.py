@@ -264,14 +264,16 @@ def test_a_ledger_locked_too_long_by_another_process_is_a_clear_error(tmp_path: 
 
 
 def test_a_read_only_ledger_can_be_read_but_not_written(tmp_path: Path) -> None:
-    """Run as an unprivileged user (root ignores file modes): reads work, a write is a clear error."""
+    """Run as an unprivileged user (root ignores file modes): reads work, a write is a clear error.
+
+    The user keeps CAP_DAC_READ_SEARCH (reading any file, entering any folder, never writing), so the SDK
+    and its virtual environment stay importable from a checkout only its owner can enter (`mktemp -d`, a
+    private home), and no folder's mode is changed."""
     folder = tmp_path / "state"
     folder.mkdir()
     path = folder / "ledger.sqlite"
     start(SqliteLedger(path), "production-20261127T100000000-aaaaaa")
     path.chmod(0o644)
-    for parent in (tmp_path, *tmp_path.parents):
-        parent.chmod(parent.stat().st_mode | 0o005)  # traversable by others
     code = (
         "import sys\n"
         f"sys.path[:0] = {sys.path!r}\n"
@@ -285,7 +287,11 @@ def test_a_read_only_ledger_can_be_read_but_not_written(tmp_path: Path) -> None:
         "    print(error)\n"
     )
     result = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+        [
+            *("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"),
+            *("--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"),
+            *(sys.executable, "-c", code),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -20,6 +20,7 @@ import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -271,3 +272,99 @@ def test_the_cli_finds_the_project_from_a_subfolder_and_reads_a_relative_config(
     assert json.loads(result.stdout) == {"stacks": ["shop-infra-staging-us-east-1"]}
     assert (initialised / "cdktf.out" / "stacks" / "shop-infra-staging-us-east-1" / "cdk.tf.json").is_file()
     assert not (subfolder / "cdktf.out").exists()
+
+
+# --- the README's "Using the SDK" path, as printed ------------------------------------------------------------
+
+# What a new user's shell does not have: the variables the guide's own scripts/env.sh sets.
+_REPO_ONLY = ("TF_CLI_CONFIG_FILE", "STACKS_CLOUD_CHECKOV", "CDKTF_SKIP_PROVIDER_LOCK", "CHECKPOINT_DISABLE", "CI")
+
+
+def _readme_block(heading: str) -> list[str]:
+    """The commands of the first bash block under `heading` in the README, comments removed."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index(heading) :]
+    block = section[section.index("```bash\n") + len("```bash\n") : section.index("\n```", section.index("```bash"))]
+    return [line.split("  #", 1)[0].strip() for line in block.splitlines() if line.strip()]
+
+
+@pytest.mark.e2e
+def test_the_readme_path_works_as_printed_from_the_wheel_outside_the_repository(
+    wheel: Path, tmp_path: Path, moto: Any
+) -> None:
+    """A new user's shell: a fresh venv holding the wheel (its dependencies through the .pth line), no tool of
+    this repository on PATH (its node_modules, checkov, CLI config), the README's commands, then `cloud init`'s
+    printed ones run literally, then plain `cdktf diff` and the `cloud` CLI against moto."""
+    readme = _readme_block("## Using the SDK in your own infrastructure repository")
+    assert readme[0].startswith("pip wheel --no-deps ./sdk -w ")
+    assert readme[2:4] == ["cloud init my-infra", "cd my-infra"]
+    user = tmp_path / "user"
+    user.mkdir()
+    venv = user / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    purelib = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    (Path(purelib) / "zz-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # pip installs a dependency's console script with it; through the .pth line, pytest needs its own here.
+    pytest_script = venv / "bin" / "pytest"
+    pytest_script.write_text('#!/bin/sh\nexec "$(dirname "$0")/python" -m pytest "$@"\n')
+    pytest_script.chmod(0o755)
+    system_path = [p for p in os.environ["PATH"].split(os.pathsep) if not Path(p).is_relative_to(REPO)]
+    env = {k: v for k, v in os.environ.items() if k not in (*_REPO_ONLY, "PYTHONPATH", "VIRTUAL_ENV", "APP_ENV")}
+    env.update(PATH=os.pathsep.join([str(venv / "bin"), *system_path]), VIRTUAL_ENV=str(venv))
+    env = moto.aws_env(env)
+
+    def shell(script: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        assert result.returncode == 0, f"{script}\n{result.stdout}\n{result.stderr}"
+        return result
+
+    # The README's first two lines, with this checkout for ./sdk; the wheel is the one built above (pip
+    # wheel's build isolation would fetch hatchling); then the README's install line as printed.
+    shutil.copy(wheel, user)
+    shell(readme[1].replace("wheels/", "./"), user)
+    init = shell(readme[2], user)
+    printed = init.stdout.split("Next:\n", 1)[1].splitlines()
+    steps = [line.split("  #", 1)[0].strip() for line in printed if line.strip()]
+    assert steps[0] == "cd my-infra"
+    assert steps[1:] == readme[4:], "cloud init's closing lines and the README's steps differ"
+    project = user / "my-infra"
+    config = project / "config" / "cloud.py"
+    config.write_text(  # the emulator instead of AWS: the only edit a user makes here
+        config.read_text().replace(
+            '"region": "us-east-1",\n',
+            f'"region": "us-east-1",\n    "aws": {{"endpoint": "{moto.url}", "s3UsePathStyle": True,'
+            ' "skipAwsChecks": True},\n',
+            1,
+        )
+    )
+    done = shell(" && ".join(steps[1:]), project, timeout=1500)
+    assert "3 passed" in done.stdout
+    assert (project / ".cache" / "checkov" / "bin" / "checkov").is_file()  # installed by `cloud setup`
+    stack = "my-infra-development-us-east-1"
+    assert (project / "cdktf.out" / "stacks" / stack / "cdk.tf.json").is_file()
+
+    # Plain cdktf in the new project, offline (the provider mirror through `cloud env`), then the `cloud` CLI.
+    diff = shell(f'eval "$(cloud env)" && cdktf diff {stack}', project)
+    assert "Plan: 3" in diff.stdout or "to add" in diff.stdout, diff.stdout
+    assert "checkpoint" not in (diff.stdout + diff.stderr).lower()
+    assert "Could not retrieve providers for locking" not in diff.stdout
+    synth = shell("cloud synth --json", project)
+    assert json.loads(synth.stdout) == {"stacks": [stack]}
+    check = shell("cloud check --json", project)  # the gate's checkov is the one `cloud setup` installed
+    report = json.loads(check.stdout)
+    assert report["ok"] is True
+    assert report["results"] == report["passed"] + len(report["suppressed"]) > 0
+    assert not (REPO / "sdk" / "build").exists()

@@ -23,6 +23,23 @@ class CacheLayout:
     def root(self) -> Path:
         return self.project_dir / ".cache"
 
+    CHECKOV_MARKER = "installed"
+    """Written in `checkov_venv` once checkov is installed there (its version): a half-made one has none."""
+
+    @property
+    def checkov_venv(self) -> Path:
+        """checkov's own virtual environment, made by `cloud setup`."""
+        return self.root / "checkov"
+
+    @property
+    def checkov(self) -> Path:
+        """checkov's executable in `checkov_venv`."""
+        return self.checkov_venv / "bin" / "checkov"
+
+    def installed_checkov(self) -> Path | None:
+        """`checkov` when `cloud setup` finished installing it."""
+        return self.checkov if (self.checkov_venv / self.CHECKOV_MARKER).is_file() and self.checkov.is_file() else None
+
     @property
     def terraform(self) -> Path:
         """The project's terraform CLI config and what terraform caches."""

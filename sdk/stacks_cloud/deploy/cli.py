@@ -1,5 +1,5 @@
-"""`cloud`: init, synth, check, plan, drift, deploy, rollback, destroy, status, unlock and bootstrap from the
-command line.
+"""`cloud`: init, setup, env, synth, check, plan, drift, deploy, rollback, destroy, status, unlock and bootstrap
+from the command line.
 
     cloud init my-infra                     # a new project from the SDK's template
     cloud --env production check            # the policy gate: checkov and the SDK's rules
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from stacks_cloud import __version__
-from stacks_cloud.core.errors import CloudError, ConfigError, LedgerError
+from stacks_cloud.core.errors import CloudError, ConfigError, LedgerError, Problem
 from stacks_cloud.core.secrets import MaskingStream, mask_logger, redact_text
 from stacks_cloud.core.suggest import did_you_mean
 
@@ -122,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     init = command("init", "create a new project (cdktf.json, main.py, config, stacks, tests) in DIR")
     init.add_argument("directory", type=Path, help="the folder to create (must be empty or missing)")
     init.add_argument("--name", help="the app name (default: the folder's name, made valid)")
+    setup = command(
+        "setup",
+        "install the project's tools: terraform's CLI config (a provider mirror when found) and checkov in .cache",
+    )
+    setup.add_argument("--no-checkov", action="store_true", help="do not install checkov (default: install it)")
+    command("env", 'print the shell lines for plain cdktf and terraform in this project: eval "$(cloud env)"')
     synth = command("synth", "write cdktf.out/ (like cdktf synth)")
     synth.add_argument(
         "--watch", action="store_true", help="stay running: re-synthesize on every change, say which stacks changed"
@@ -224,7 +230,10 @@ def _main(argv: list[str]) -> int:
         if args.command == "init":
             return _init(args)
         from stacks_cloud.config.files import CONFIG_ENV
-        from stacks_cloud.deploy.project import Project
+        from stacks_cloud.deploy.project import Project, project_root
+
+        if args.command in ("setup", "env"):
+            return _tools(args, project_root(explicit=args.project))
 
         given = args.config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
         option = "--config" if args.config else CONFIG_ENV
@@ -399,8 +408,25 @@ def _init(args: argparse.Namespace) -> int:
         f"  cd {args.directory}\n"
         "  python -m pip install -e '.[test]'   # stacks-cloud, pytest\n"
         "  npm install                          # the cdktf CLI\n"
+        "  cloud setup                          # checkov, terraform's CLI config (offline: a provider mirror)\n"
+        '  eval "$(cloud env)"                  # cdktf on PATH, terraform set up as `cloud` runs it\n'
         "  cdktf synth && pytest",
     )
+    return EXIT_OK
+
+
+def _tools(args: argparse.Namespace, root: Path) -> int:
+    from stacks_cloud.deploy.tools import project_environment, setup
+
+    try:
+        if args.command == "env":
+            environment = project_environment(root)
+            _emit(args, environment.as_dict(), environment.shell())
+            return EXIT_OK
+        outcome = setup(root, checkov=not args.no_checkov, say=lambda line: print(line, file=sys.stderr))
+    except ValueError as error:  # TF_PROVIDER_MIRROR that is not a mirror
+        raise ConfigError("cloud " + args.command, [Problem("TF_PROVIDER_MIRROR", None, str(error), "")]) from None
+    _emit(args, outcome.as_dict(), 'ready. Next: eval "$(cloud env)", then cdktf synth, cloud check, cloud deploy')
     return EXIT_OK
 
 
@@ -438,14 +464,24 @@ async def _plan(args: argparse.Namespace, config: CloudConfig, project: Project)
     """plan and drift: each stack's resources and attributes; exit 2 for changes with --detailed-exitcode
     (drift: always), 1 when a stack could not be planned."""
     from stacks_cloud.deploy.orchestrator import Cloud
+    from stacks_cloud.deploy.progress import Progress
 
     drift = args.command == "drift"
-    common: dict[str, Any] = {"stacks": args.stacks, "concurrency": args.concurrency, "app": project.app}
-    if drift:
-        summaries = await Cloud.drift(config, project_dir=project.root, **common)
-    else:
-        out = args.out.resolve() if args.out else None
-        summaries = await Cloud.plan(config, project_dir=project.root, out=out, **common)
+    # Each stack's phases on stderr as they happen (the live view at a terminal, a line each in a pipe or
+    # CI): stdout carries only the plan, for a file or a pull request comment.
+    progress = Progress(ci=bool(os.environ.get("CI")))
+    common: dict[str, Any] = {
+        "stacks": args.stacks,
+        "concurrency": args.concurrency,
+        "app": project.app,
+        "on_event": progress.event,
+    }
+    with progress:
+        if drift:
+            summaries = await Cloud.drift(config, project_dir=project.root, **common)
+        else:
+            out = args.out.resolve() if args.out else None
+            summaries = await Cloud.plan(config, project_dir=project.root, out=out, **common)
     changed = any(summary.drift if drift else summary.has_changes for summary in summaries)
     failed = any(summary.error for summary in summaries)
     lines = [line for summary in summaries for line in summary.render(drift=drift)]
@@ -604,11 +640,15 @@ _COMMANDS: dict[str, Command] = {
 def _render_status(config: CloudConfig, status: DeploymentStatus, recent: list[dict[str, Any]]) -> str:
     live = f"live: {status.deployment_id}" if status.deployment_id else "nothing live"
     lines = [f"{config.app_name} {config.environment}: {status.status.value}, health {status.health.value} ({live})"]
+    if status.health_reason and not status.regions:
+        lines.append(f"  why: {status.health_reason}")
     if status.version:
         lines.append(f"  version {status.version}" + (f" at {status.url}" if status.url else ""))
     for stack in status.regions:
         where = stack.region or "global"
         lines.append(f"  {where:<16} {stack.stack}: {stack.status}, health {stack.health.value}")
+        if stack.health_reason:
+            lines.append(f"  {'':<16}   why {stack.health_reason}")
         if stack.url:
             lines.append(f"  {'':<16}   url {stack.url}")
         if stack.run:

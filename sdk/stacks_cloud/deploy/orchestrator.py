@@ -199,11 +199,15 @@ class Cloud:
         on_line: LineSink | None = None,
         app: CloudApp | None = None,
         out: Path | None = None,
+        on_event: EventSink | None = None,
     ) -> list[PlanSummary]:
         """What a deploy would change, per stack: each resource, its action, the attributes that differ (no
         lock is taken: plans read state without locking it). `out`: keep the synthesized stacks and their
-        saved plans in that folder, for `deploy(plan_dir=out)` to apply exactly them."""
-        return await _plan(config, stacks, concurrency, project_dir, on_line, app, out=out, refresh_only=False)
+        saved plans in that folder, for `deploy(plan_dir=out)` to apply exactly them. `on_event`: each stack's
+        phases (init, plan) and its plan's counts as they happen, for a live view."""
+        return await _plan(
+            config, stacks, concurrency, project_dir, on_line, app, out=out, refresh_only=False, on_event=on_event
+        )
 
     @staticmethod
     async def drift(
@@ -214,10 +218,13 @@ class Cloud:
         project_dir: Path | None = None,
         on_line: LineSink | None = None,
         app: CloudApp | None = None,
+        on_event: EventSink | None = None,
     ) -> list[PlanSummary]:
         """What changed outside Terraform, per stack (`PlanSummary.drift`): a refresh-only plan, which
         changes nothing and takes no lock."""
-        return await _plan(config, stacks, concurrency, project_dir, on_line, app, out=None, refresh_only=True)
+        return await _plan(
+            config, stacks, concurrency, project_dir, on_line, app, out=None, refresh_only=True, on_event=on_event
+        )
 
     @staticmethod
     async def check(
@@ -282,8 +289,9 @@ async def _plan(
     *,
     out: Path | None,
     refresh_only: bool,
+    on_event: EventSink | None,
 ) -> list[PlanSummary]:
-    session = Session(config, project_dir=project_dir, on_line=on_line, app=app)
+    session = Session(config, project_dir=project_dir, on_line=on_line, app=app, on_event=on_event)
     session.provider.check_stacks(config, stacks)
     _check_run_environment(session)
     if out is not None:

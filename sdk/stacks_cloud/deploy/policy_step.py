@@ -52,7 +52,7 @@ class PolicyStep:
         """Read the suppressions and find checkov (a `ConfigError` if either is wrong)."""
         self.suppressions = load_suppressions(project_dir / SUPPRESSIONS_FILE)
         if self.provider.writes_terraform:
-            self.checkov = find_checkov()
+            self.checkov = find_checkov(project_dir)
 
     async def synthesized(self, deploy_config: DeploymentConfig) -> DeploymentConfig:
         """`deploy_config` with its synth (the one the gate checks and the deploy applies)."""

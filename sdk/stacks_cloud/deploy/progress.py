@@ -194,7 +194,8 @@ class Progress:
         row.phase = str(event.get("result", "done"))
         row.current = ""
         row.url = event.get("url")
-        return f"{row.phase}: {_signed(row.applied)} in {row.elapsed(now):.0f}s"
+        counts = row.changes if row.phase == "planned" else row.applied  # a plan applies nothing
+        return f"{row.phase}: {_signed(counts)} in {row.elapsed(now):.0f}s"
 
     _HANDLERS: ClassVar[dict[str, Callable[[Progress, StackRow, Event], str | None]]] = {
         "phase": _on_phase,

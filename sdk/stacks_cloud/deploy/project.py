@@ -52,6 +52,21 @@ def not_a_project(where: Path, *, explicit: bool) -> ConfigError:
     )
 
 
+def project_root(start: Path | None = None, *, explicit: Path | None = None) -> Path:
+    """The folder of the project at `explicit` (`--project`), else of the nearest one at or above `start`
+    (the working dir), without loading it. Raises `ConfigError` when there is none."""
+    if explicit is not None:
+        root = explicit.resolve()
+        if not (root / MARKER).is_file():
+            raise not_a_project(root, explicit=True)
+        return root
+    where = (start or Path.cwd()).resolve()
+    found = find_project_root(where)
+    if found is None:
+        raise not_a_project(where, explicit=False)
+    return found
+
+
 @dataclass(frozen=True)
 class Project:
     """A project: its `root` folder and its `app` (the `CloudApp` of its main.py, or one built from its config)."""
@@ -65,16 +80,7 @@ class Project:
 
         Raises `ConfigError` when there is none, or when its files cannot be loaded.
         """
-        if explicit is not None:
-            root = explicit.resolve()
-            if not (root / MARKER).is_file():
-                raise not_a_project(root, explicit=True)
-        else:
-            where = (start or Path.cwd()).resolve()
-            found = find_project_root(where)
-            if found is None:
-                raise not_a_project(where, explicit=False)
-            root = found
+        root = project_root(start, explicit=explicit)
         return cls(root, load_app(root))
 
     def load_config(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from stacks_cloud.core.errors import CloudError, ConfigError, Problem
+from stacks_cloud.core.layout import CacheLayout
 from stacks_cloud.policy.rules import RULES
 from stacks_cloud.policy.suppressions import Suppression
 
@@ -68,22 +69,27 @@ class GateReport:
     def ok(self) -> bool:
         return not self.failures
 
+    @property
+    def results(self) -> int:
+        """Every evaluation of a check on a resource (or a stack): passed + failed + suppressed."""
+        return self.passed + len(self.findings)
+
+    def _counts(self) -> str:
+        return (
+            f"{len(self.checks)} checks, {self.results} results: {self.passed} passed,"
+            f" {len(self.failures)} failed, {len(self.suppressed)} suppressed"
+        )
+
     def summary(self) -> str:
         """One line, as the ledger records it: `passed: ...` or `failed: ...`."""
         verdict = "passed" if self.ok else "failed"
-        text = (
-            f"{verdict}: {len(self.checks)} checks on {len(self.stacks)} stack(s), {self.passed} passed,"
-            f" {len(self.failures)} failed, {len(self.suppressed)} suppressed"
-        )
+        text = f"{verdict}: {len(self.stacks)} stack(s), {self._counts()}"
         if self.failures:
             text += " (" + ", ".join(sorted({f"{f.check_id} {f.path}" for f in self.failures})) + ")"
         return text
 
     def render(self) -> str:
-        lines = [
-            f"policy gate ({self.environment}, {len(self.stacks)} stack(s)): {len(self.checks)} checks,"
-            f" {self.passed} passed, {len(self.failures)} failed, {len(self.suppressed)} suppressed"
-        ]
+        lines = [f"policy gate ({self.environment}, {len(self.stacks)} stack(s)): {self._counts()}"]
         for finding in self.failures:
             lines.append(f"  FAILED {finding.check_id} {finding.path}: {finding.check_name}")
             if finding.detail:
@@ -108,6 +114,7 @@ class GateReport:
             "environment": self.environment,
             "stacks": self.stacks,
             "checks": len(self.checks),
+            "results": self.results,
             "passed": self.passed,
             "failed": [finding.as_dict() for finding in self.failures],
             "suppressed": [finding.as_dict() for finding in self.suppressed],
@@ -122,8 +129,9 @@ class PolicyViolationError(CloudError):
         super().__init__(report.render())
 
 
-def find_checkov() -> str:
-    """The checkov executable: `STACKS_CLOUD_CHECKOV`, else `checkov` on PATH; `ConfigError` when there is none."""
+def find_checkov(project_dir: Path | None = None) -> str:
+    """The checkov executable: `STACKS_CLOUD_CHECKOV`, else the one `cloud setup` installed in the project's
+    `.cache/checkov`, else `checkov` on PATH; `ConfigError` when there is none."""
     explicit = os.environ.get(CHECKOV_ENV)
     if explicit:
         if Path(explicit).is_file() and os.access(explicit, os.X_OK):
@@ -132,7 +140,8 @@ def find_checkov() -> str:
             "policy gate",
             [Problem(CHECKOV_ENV, explicit, "is not an executable file.", "point it at checkov's executable.")],
         )
-    found = shutil.which("checkov")
+    installed = CacheLayout(project_dir).installed_checkov() if project_dir is not None else None
+    found = str(installed) if installed is not None else shutil.which("checkov")
     if found is None:
         raise ConfigError(
             "policy gate",
@@ -141,8 +150,9 @@ def find_checkov() -> str:
                     "checkov",
                     None,
                     "is not installed: the policy gate runs it on every synthesized stack.",
-                    f"install it apart from the SDK (`pipx install checkov=={CHECKOV_VERSION}`) or set"
-                    f" {CHECKOV_ENV}; `--skip-checks` deploys without the gate (recorded in the ledger).",
+                    f"run `cloud setup` (installs checkov {CHECKOV_VERSION} into the project's .cache/checkov),"
+                    f" or install it yourself and set {CHECKOV_ENV}; `--skip-checks` deploys without the gate"
+                    " (recorded in the ledger).",
                 )
             ],
         )
@@ -171,7 +181,10 @@ def run_gate(
     for stack, body in synthesized.items():
         for rule in RULES:
             report.checks.add(rule.check_id)
-            for address, message in rule.evaluate(body):
+            found = rule.evaluate(body)
+            if not found:
+                report.passed += 1  # the rule held for the whole stack: one passed result
+            for address, message in found:
                 report.findings.append(
                     _finding(rule.check_id, rule.name, stack, address, paths[stack], "stacks-cloud", message)
                 )

@@ -14,7 +14,7 @@ from stacks_cloud.cdk import App
 from stacks_cloud.config import AwsSettings, CloudConfig
 from stacks_cloud.core.errors import ConfigError, Problem
 from stacks_cloud.core.secrets import register_secret
-from stacks_cloud.models import DeploymentConfig, Health
+from stacks_cloud.models import DeploymentConfig, Health, HealthCheck
 from stacks_cloud.providers.cdktf_stacks import CdktfStacksProvider
 
 RUN_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
@@ -87,22 +87,33 @@ class AwsProvider(CdktfStacksProvider):
         return urls[first]
 
     async def stacks_health(self, outputs: dict[str, dict[str, Any]]) -> dict[str, Health]:
+        return {stack: check.health for stack, check in (await self.check_health(outputs)).items()}
+
+    async def check_health(self, outputs: dict[str, dict[str, Any]]) -> dict[str, HealthCheck]:
         """Each regional stack's health from its own API's health-check endpoint (the global stack's
-        routing follows the same checks); stacks without an API: unknown."""
+        routing follows the same checks), with what the check got when it is not healthy; stacks
+        without an API: unknown."""
         cloud = self.runtime.cloud if self.attached else None
         path = cloud.multi_region.health_check_path if cloud is not None else "/api/health"
         urls = {stack: f"{values['ApiUrl']}{path}" for stack, values in outputs.items() if "ApiUrl" in values}
-        results = await asyncio.gather(*(asyncio.to_thread(self._healthy, url) for url in urls.values()))
-        checked = {stack: Health.HEALTHY if ok else Health.UNHEALTHY for stack, ok in zip(urls, results, strict=True)}
-        return {stack: checked.get(stack, Health.UNKNOWN) for stack in outputs}
+        results = await asyncio.gather(*(asyncio.to_thread(self._check, url) for url in urls.values()))
+        checked = dict(zip(urls, results, strict=True))
+        return {stack: checked.get(stack, HealthCheck()) for stack in outputs}
 
     def stack_url(self, stack: str, outputs: dict[str, Any]) -> str | None:
         value = outputs.get("Url" if stack.endswith("-global") else "ApiUrl")
         return str(value) if value else None
 
-    def _healthy(self, url: str) -> bool:
+    def _check(self, url: str) -> HealthCheck:
+        """GET `url`: healthy on a 2xx or 3xx answer; otherwise unhealthy, with what came back."""
         try:
             with urllib.request.urlopen(url, timeout=self.health_timeout) as response:
-                return 200 <= int(response.status) < 400
-        except (urllib.error.URLError, OSError, ValueError):
-            return False
+                status = int(response.status)
+        except urllib.error.HTTPError as error:
+            status = error.code
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            reason = getattr(error, "reason", error)
+            return HealthCheck(health=Health.UNHEALTHY, reason=f"GET {url}: {reason or type(error).__name__}")
+        if 200 <= status < 400:
+            return HealthCheck(health=Health.HEALTHY)
+        return HealthCheck(health=Health.UNHEALTHY, reason=f"GET {url}: HTTP {status}")

@@ -38,6 +38,7 @@ from stacks_cloud.models import (
     DeploymentResult,
     DeploymentStatus,
     Health,
+    HealthCheck,
     LineSink,
     PlanSummary,
     StackState,
@@ -77,16 +78,16 @@ class CdktfStacksProvider(CloudProvider):
 
     async def health_of(self, outputs: dict[str, dict[str, Any]]) -> Health:
         """How healthy the deployed app is, from its stacks' health: all healthy, some (degraded), none."""
-        checked = [health for health in (await self.stacks_health(outputs)).values() if health is not Health.UNKNOWN]
-        if not checked:
-            return Health.UNKNOWN
-        if all(health is Health.HEALTHY for health in checked):
-            return Health.HEALTHY
-        return Health.DEGRADED if Health.HEALTHY in checked else Health.UNHEALTHY
+        return overall_health(await self.check_health(outputs))
 
     async def stacks_health(self, outputs: dict[str, dict[str, Any]]) -> dict[str, Health]:
         """Each stack's health (checked at once). Default: unknown for every stack."""
         return dict.fromkeys(outputs, Health.UNKNOWN)
+
+    async def check_health(self, outputs: dict[str, dict[str, Any]]) -> dict[str, HealthCheck]:
+        """Each stack's health with the reason when it is not healthy. Default: `stacks_health`, no reasons
+        (a provider that can say why overrides this one)."""
+        return {stack: HealthCheck(health=health) for stack, health in (await self.stacks_health(outputs)).items()}
 
     def stack_url(self, stack: str, outputs: dict[str, Any]) -> str | None:
         """Where users reach one stack. Default: `url_from` of that stack alone."""
@@ -327,23 +328,26 @@ class CdktfStacksProvider(CloudProvider):
             raise CloudProviderError(f"no deployment {deployment_id!r} in the ledger", provider=self.name)
         outputs = {stack: run["outputs"] or {} for stack, run in record.stacks.items()}
         live = record.status == State.RUNNING
-        healths = await self.stacks_health(outputs) if live else {}
-        health = await self.health_of(outputs) if live else Health.UNKNOWN
+        checks = await self.check_health(outputs) if live else {}
+        health = overall_health(checks)
         regions = [
             StackStatus(
                 stack=stack,
                 region=_region_of(stack, record.config_snapshot),
                 status=str(run["status"]),
                 url=self.stack_url(stack, outputs[stack]),
-                health=healths.get(stack, Health.UNKNOWN),
+                health=checks[stack].health if stack in checks else Health.UNKNOWN,
+                health_reason=checks[stack].reason if stack in checks else None,
                 outputs=outputs[stack],
                 run=run.get("run"),
             )
             for stack, run in record.stacks.items()
         ]
+        reasons = [f"{stack}: {check.reason}" for stack, check in checks.items() if check.reason]
         return DeploymentStatus(
             status=State(record.status),
             health=health,
+            health_reason="; ".join(reasons) or None,
             stacks={stack: run["status"] for stack, run in record.stacks.items()},
             version=record.version,
             url=record.url,
@@ -378,12 +382,15 @@ class CdktfStacksProvider(CloudProvider):
             async with limit:
                 sink = self.line_sink(config.on_line, stack)
                 try:
+                    terraform.phase("init")
                     await terraform.init(on_line=sink, cache=init_cache)
+                    terraform.phase("refresh", "refresh-only plan" if refresh_only else "refresh and plan")
                     planned = await terraform.plan(
                         terraform.path / PLAN_FILE, refresh_only=refresh_only, on_line=sink, timeout=config.timeout
                     )
                 except CloudError as error:
                     (terraform.path / PLAN_FILE).unlink(missing_ok=True)
+                    terraform.done(StackState.FAILED)
                     message = str(error).removeprefix(f"{stack}: ")
                     return PlanSummary(stack=stack, error=message, run=terraform.identity)
                 if refresh_only:
@@ -391,6 +398,8 @@ class CdktfStacksProvider(CloudProvider):
                 resources = [] if refresh_only else read_plan(planned.document)
                 if not refresh_only:  # what applying the saved plan will do, for the live view's "done of total"
                     (terraform.path / PLAN_COUNTS).write_text(json.dumps(counts(resources)))
+                    terraform.planned(counts(resources))
+                terraform.done("planned")
                 return PlanSummary(
                     stack=stack,
                     resources=resources,
@@ -555,3 +564,13 @@ def _region_of(stack: str, snapshot: dict[str, Any] | None) -> str | None:
         if stack.endswith(f"-{region}"):
             return str(region)
     return None
+
+
+def overall_health(checks: dict[str, HealthCheck]) -> Health:
+    """The app's health from its stacks': all healthy, some (degraded), none; unknown when none was checked."""
+    checked = [check.health for check in checks.values() if check.health is not Health.UNKNOWN]
+    if not checked:
+        return Health.UNKNOWN
+    if all(health is Health.HEALTHY for health in checked):
+        return Health.HEALTHY
+    return Health.DEGRADED if Health.HEALTHY in checked else Health.UNHEALTHY

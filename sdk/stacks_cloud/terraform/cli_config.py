@@ -67,6 +67,14 @@ def write_cli_config(target: Path, *, mirror: Path | None, plugin_cache: Path | 
     return target
 
 
+def uses_mirror(config: Path) -> bool:
+    """Whether the CLI config at `config` installs providers from a filesystem mirror."""
+    try:
+        return "filesystem_mirror" in config.read_text()
+    except OSError:
+        return False
+
+
 def terraform_env(
     config_dir: Path, base: dict[str, str] | None = None, *, plugin_cache: Path | None = None
 ) -> dict[str, str]:
