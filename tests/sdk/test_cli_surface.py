@@ -95,3 +95,57 @@ def test_status_history_columns_line_up_with_long_versions() -> None:
     rows = text.splitlines()[-2:]
     assert rows[0].index("superseded") == rows[1].index("running")
     assert text.startswith("my-infra development:")  # the app's name as configured
+
+
+def _empty_project(root: Path) -> Path:
+    root.mkdir()
+    (root / "cdktf.json").write_text('{"app": "python main.py"}')
+    return root
+
+
+def test_env_prints_the_shell_lines_for_plain_cdktf(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`eval "$(cloud env)"`: cdktf on PATH and terraform as `cloud` runs it, from a subfolder too."""
+    import json
+
+    from stacks_cloud.terraform.cli_config import discover_provider_mirror
+
+    project = _empty_project(tmp_path / "infra")
+    (project / "stacks").mkdir()
+    monkeypatch.delenv("TF_CLI_CONFIG_FILE", raising=False)
+    monkeypatch.delenv("STACKS_CLOUD_CHECKOV", raising=False)
+    monkeypatch.chdir(project / "stacks")
+    assert main(["env", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    config = project / ".cache" / "terraform" / "terraform.tfrc"
+    assert data["path"] == [str(project / "node_modules" / ".bin")]
+    assert data["variables"]["TF_CLI_CONFIG_FILE"] == str(config)
+    assert data["variables"]["CHECKPOINT_DISABLE"] == "1"
+    mirror = discover_provider_mirror()
+    assert ("CDKTF_SKIP_PROVIDER_LOCK" in data["variables"]) is (mirror is not None)
+    assert ("filesystem_mirror" in config.read_text()) is (mirror is not None)
+    assert "run `npm install`" in data["notes"][0]
+    assert main(["env"]) == 0
+    shell = capsys.readouterr().out
+    assert f'export PATH={project / "node_modules" / ".bin"}:"$PATH"' in shell
+    assert f"export TF_CLI_CONFIG_FILE={config}" in shell
+
+
+def test_env_and_setup_refuse_a_bad_mirror_and_a_folder_outside_a_project(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["env"]) == 2
+    assert "is not inside a stacks-cloud project" in capsys.readouterr().err
+    project = _empty_project(tmp_path / "infra")
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("TF_CLI_CONFIG_FILE", raising=False)
+    monkeypatch.setenv("TF_PROVIDER_MIRROR", str(tmp_path / "no-mirror"))
+    for command in (["env"], ["setup", "--no-checkov"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "TF_PROVIDER_MIRROR" in err
+        assert "is not a provider mirror" in err
+        assert "Traceback" not in err
+    assert not (project / ".cache").exists()

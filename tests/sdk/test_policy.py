@@ -33,6 +33,7 @@ from stacks_cloud.constructs import (
     Vpc,
 )
 from stacks_cloud.core.errors import ConfigError
+from stacks_cloud.core.layout import CacheLayout
 from stacks_cloud.policy import RULES, load_suppressions, run_gate
 from stacks_cloud.policy.gate import CHECKOV_ENV, find_checkov
 from stacks_cloud.policy.rules import api_authorization, rds_tls, redis_encryption
@@ -255,6 +256,15 @@ def test_checkov_missing_is_a_config_error_with_the_fix(monkeypatch: pytest.Monk
     assert error.value.paths == [CHECKOV_ENV]
     monkeypatch.delenv(CHECKOV_ENV)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(ConfigError, match="pipx install checkov=="):
-        find_checkov()
+    with pytest.raises(ConfigError, match=r"run `cloud setup` \(installs checkov \d+\.\d+\.\d+ into"):
+        find_checkov(tmp_path)
     assert shutil.which("checkov", path=os.environ["PATH"]) is None
+    # what `cloud setup` installed in the project is found, once its install finished (the marker)
+    layout = CacheLayout(tmp_path)
+    layout.checkov.parent.mkdir(parents=True)
+    layout.checkov.write_text("#!/bin/sh\n")
+    layout.checkov.chmod(0o755)
+    with pytest.raises(ConfigError):
+        find_checkov(tmp_path)
+    (layout.checkov_venv / CacheLayout.CHECKOV_MARKER).write_text("3\n")
+    assert find_checkov(tmp_path) == str(layout.checkov)

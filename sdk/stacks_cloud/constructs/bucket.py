@@ -27,7 +27,7 @@ from stacks_cloud.cdk.aws import (
     s3_bucket_server_side_encryption_configuration,
     s3_bucket_versioning,
 )
-from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._options import Options, options_signature, validate_options
 from stacks_cloud.constructs._removal import RemovalPolicy
 from stacks_cloud.constructs._stack import account_of, node_id, remember
 from stacks_cloud.constructs.grants import Grantable, grant
@@ -49,17 +49,18 @@ class BucketOptions(Options):
             )
         ),
     ]
-    versioned: bool = True
+    """The bucket's name: global across every AWS account, so include the app, environment and region. Required."""
+    versioned: bool
     """Keep every version of every object. Default: on."""
-    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+    removal_policy: RemovalPolicy
     """Default: RETAIN (safe); the guide uses DESTROY outside production."""
-    encryption_key: EncryptionKey | None = None
+    encryption_key: EncryptionKey | None
     """Encrypt objects with this KMS key. Default: SSE-S3 (keys managed by S3)."""
-    noncurrent_version_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    noncurrent_version_days: Annotated[int, Field(ge=1, le=3650)]
     """Days a replaced or deleted object's old version is kept. Default: 90."""
-    access_logs: Bucket | None = None
+    access_logs: Bucket | None
     """Write server access logs to this bucket (see `Bucket.for_access_logs`). Default: none."""
-    event_bridge: bool = True
+    event_bridge: bool
     """Send object events to EventBridge (nothing is charged until a rule uses them). Default: on."""
 
 
@@ -78,6 +79,7 @@ READ_WRITE_ACTIONS = (
 """The actions of CDK's `bucket.grantReadWrite`."""
 
 
+@options_signature(BucketOptions)
 class Bucket(Construct):
     """An S3 bucket with versioning, SSE-S3 encryption and all public access blocked.
 

@@ -10,7 +10,7 @@ group.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Required, TypedDict, Unpack
 
 from pydantic import AfterValidator, Field
 
@@ -22,7 +22,7 @@ from stacks_cloud.cdk.aws import (
     secretsmanager_secret,
     secretsmanager_secret_version,
 )
-from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._options import Options, options_signature, validate_options
 from stacks_cloud.constructs._stack import node_id, remember
 from stacks_cloud.constructs.database import SECRET_READ_ACTIONS
 from stacks_cloud.constructs.grants import Grantable, grant
@@ -41,6 +41,7 @@ class CacheOptions(Options):
     cluster_id: Annotated[
         str, AfterValidator(naming.name_validator(_replication_group_id_problems, "ElastiCache replication group id"))
     ]
+    """The replication group's id (at most 40 characters, unique per region). Required."""
     node_type: Annotated[str, Field(pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")] = "cache.t3.micro"
     """Default: cache.t3.micro (the guide's)."""
     num_cache_nodes: Annotated[int, Field(ge=1, le=6)] = 1
@@ -53,11 +54,24 @@ class CacheOptions(Options):
     """Encrypts the data at rest and the AUTH token's secret. Default: AWS-managed keys."""
 
 
+class CacheKwargs(TypedDict, total=False):
+    """`RedisCluster`'s options as keyword arguments, for mypy and IDEs; their docs and defaults are
+    `CacheOptions`' (a test checks that both name the same options)."""
+
+    cluster_id: Required[str]
+    node_type: str
+    num_cache_nodes: int
+    engine_version: str
+    snapshot_retention_days: int
+    encryption_key: EncryptionKey | None
+
+
+@options_signature(CacheOptions, "vpc")
 class RedisCluster(Construct):
     """Attributes: `group`, `address` (primary endpoint), `port`, `security_group_id`, `auth_token_secret_arn`."""
 
-    def __init__(self, scope: Construct, construct_id: str, vpc: Vpc, **options: object) -> None:
-        props = validate_options(CacheOptions, scope, construct_id, options)
+    def __init__(self, scope: Construct, construct_id: str, vpc: Vpc, **options: Unpack[CacheKwargs]) -> None:
+        props = validate_options(CacheOptions, scope, construct_id, dict(options))
         super().__init__(scope, construct_id)
         remember(self, scope, construct_id)
         key = props.encryption_key

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Required, TypedDict, Unpack
 
 from pydantic import AfterValidator, Field
 
 from stacks_cloud.cdk import Construct, TerraformResourceLifecycle
 from stacks_cloud.cdk.aws import db_instance, db_parameter_group, db_subnet_group, iam_role, iam_role_policy_attachment
 from stacks_cloud.constructs._iam import assume_role_policy
-from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._options import Options, options_signature, validate_options
 from stacks_cloud.constructs._stack import account_of, node_id, partition_of, region_of, remember
 from stacks_cloud.constructs.grants import Grantable, grant
 from stacks_cloud.constructs.kms import EncryptionKey
@@ -52,15 +52,23 @@ SECRET_READ_ACTIONS = ("secretsmanager:DescribeSecret", "secretsmanager:GetSecre
 
 class DatabaseOptions(Options):
     identifier: Annotated[str, AfterValidator(naming.name_validator(naming.rds_identifier_problems, "RDS identifier"))]
+    """The instance's name (unique per region and account). Required."""
     instance_type: Annotated[str, Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] = "db.t3.small"
     """Default: db.t3.small (the guide's `InstanceType.of(T3, SMALL)`)."""
     engine: Engine = Engine.MYSQL
+    """mysql (8.0, the guide's), postgres (16) or mariadb (10.11). Default: mysql."""
     multi_az: bool = False
+    """A standby in another availability zone, failed over to automatically. Default: off."""
     allocated_storage_gb: Annotated[int, Field(ge=20, le=65536)] = 20
+    """Storage at creation (gp3, encrypted), GB. Default: 20."""
     max_allocated_storage_gb: Annotated[int, Field(ge=20, le=65536)] = 100
+    """Storage autoscaling's ceiling, GB. Default: 100."""
     backup_retention_days: Annotated[int, Field(ge=0, le=35)] = 7
+    """Automated backups kept (0: none). Default: 7."""
     deletion_protection: bool = True
+    """Refuse to delete the instance until turned off. Default: on."""
     username: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,15}$")] = "app_admin"
+    """The master user (its password is RDS-managed, in Secrets Manager). Default: app_admin."""
     encryption_key: EncryptionKey | None = None
     """Encrypts storage, the managed master secret and Performance Insights. Default: AWS-managed keys."""
     monitoring_interval: Literal[0, 1, 5, 10, 15, 30, 60] = 0
@@ -69,6 +77,25 @@ class DatabaseOptions(Options):
     """Default: on (7 days of history, free)."""
 
 
+class DatabaseKwargs(TypedDict, total=False):
+    """`DatabaseInstance`'s options as keyword arguments, for mypy and IDEs; their docs and defaults are
+    `DatabaseOptions`' (a test checks that both name the same options)."""
+
+    identifier: Required[str]
+    instance_type: str
+    engine: Engine | str
+    multi_az: bool
+    allocated_storage_gb: int
+    max_allocated_storage_gb: int
+    backup_retention_days: int
+    deletion_protection: bool
+    username: str
+    encryption_key: EncryptionKey | None
+    monitoring_interval: int
+    performance_insights: bool
+
+
+@options_signature(DatabaseOptions, "vpc")
 class DatabaseInstance(Construct):
     """An encrypted RDS instance, reachable only from the app's security group.
 
@@ -79,8 +106,8 @@ class DatabaseInstance(Construct):
     Attributes: `instance`, `endpoint`, `address`, `port`, `secret_arn`, `security_group_id`.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, vpc: Vpc, **options: object) -> None:
-        props = validate_options(DatabaseOptions, scope, construct_id, options)
+    def __init__(self, scope: Construct, construct_id: str, vpc: Vpc, **options: Unpack[DatabaseKwargs]) -> None:
+        props = validate_options(DatabaseOptions, scope, construct_id, dict(options))
         super().__init__(scope, construct_id)
         remember(self, scope, construct_id)
         port = ENGINE_PORT[props.engine]

@@ -18,7 +18,7 @@ from stacks_cloud.cdk.aws import (
     route53_health_check,
     route53_record,
 )
-from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._options import Options, options_signature, validate_options
 from stacks_cloud.constructs._stack import remember
 from stacks_cloud.constructs.rest_api import LambdaRestApi
 from stacks_cloud.core import naming
@@ -39,12 +39,21 @@ def lookup_hosted_zone(scope: Construct, construct_id: str, zone_name: str) -> d
 
 class _ZoneOptions(Options):
     zone_name: DomainName
+    """The hosted zone's domain, e.g. example.com. Required."""
 
 
 class _ApiDomainOptions(Options):
     domain_name: DomainName
+    """The API's custom domain, inside the hosted zone. Required."""
 
 
+@options_signature(
+    _ApiDomainOptions,
+    docs={
+        "api": "The REST API the domain maps to (its stage). Required.",
+        "zone_id": "The hosted zone holding `domain_name` (see `lookup_hosted_zone`). Required.",
+    },
+)
 class ApiDomain(Construct):
     """`api`'s stage served at `domain_name` through a regional API Gateway custom domain.
 
@@ -118,11 +127,18 @@ def stage_path(api: LambdaRestApi, path: str) -> str:
 
 class _HealthCheckOptions(Options):
     host: str
+    """The host name checked over HTTPS. Required."""
     path: Annotated[str, Field(pattern=r"^/")]
-    failure_threshold: Annotated[int, Field(ge=1, le=10)] = 3
-    request_interval: Literal[10, 30] = 30
+    """The path requested, e.g. /api/health. Required."""
+    failure_threshold: Annotated[int, Field(ge=1, le=10)]
+    """Failed checks in a row before the endpoint counts as unhealthy, 1 to 10."""
+    request_interval: Literal[10, 30]
+    """Seconds between checks, 10 or 30."""
 
 
+@options_signature(
+    _HealthCheckOptions, docs={"name": "The health check's Name tag, shown in the Route 53 console. Required."}
+)
 class HttpsHealthCheck(Construct):
     """A Route53 HTTPS health check on `https://<host><path>` (2xx/3xx within 4 s is healthy).
 

@@ -17,7 +17,7 @@ from pydantic import AfterValidator
 
 from stacks_cloud.cdk import Construct
 from stacks_cloud.cdk.aws import cloudwatch_event_rule, cloudwatch_event_target, iam_role
-from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._options import Options, options_signature, validate_options
 from stacks_cloud.constructs._stack import remember
 from stacks_cloud.constructs.function import Code, Function, Runtime, VpcPlacement
 from stacks_cloud.constructs.kms import EncryptionKey
@@ -52,10 +52,12 @@ class RuleOptions(Options):
     rule_name: Annotated[
         str, AfterValidator(naming.name_validator(naming.eventbridge_rule_name_problems, "EventBridge rule name"))
     ]
+    """The EventBridge rule's name (unique per region and event bus). Required."""
     schedule: ScheduleExpression
     """`cron(...)` with six fields or `rate(N unit)`."""
 
 
+@options_signature(RuleOptions)
 class Rule(Construct):
     """An EventBridge rule firing on a schedule; `add_target(fn)` makes it invoke a `Function`.
 
@@ -108,10 +110,24 @@ class ScheduleOptions(Options):
     function_name: Annotated[
         str, AfterValidator(naming.name_validator(_rule_name_problems, "name for '<name>-schedule' (the rule)"))
     ]
-    memory_size: MemorySize = 128
+    """The scheduled function's name (unique per region). Required."""
+    memory_size: MemorySize
     """MB. Default: 128 (the guide's)."""
 
 
+@options_signature(
+    ScheduleOptions,
+    docs={
+        "schedule": "When it runs: `Schedule.cron(...)` or `Schedule.rate(...)`, checked field by field. Required.",
+        "handler": "What Lambda calls, as `Function`'s `handler`. Required.",
+        "code": "The function's code: `Code.from_asset(...)`. Required.",
+        "runtime": "As `Function`'s `runtime`.",
+        "role_name": "The execution role's name (IAM names are account-global). Default: `<function_name>-role`.",
+        "dead_letter_queue": "Where failed invocations go after Lambda's retries. Default: none.",
+        "encryption_key": "Encrypts the function's logs and environment. Default: AWS-managed keys.",
+        "vpc": "Run inside these subnets (to reach a database or cache). Default: no VPC.",
+    },
+)
 class ScheduledFunction(Construct):
     """A `Function` run by a `Rule` named `<function_name>-schedule`. EventBridge invokes it asynchronously:
     give it a `dead_letter_queue` so that failed runs are kept.

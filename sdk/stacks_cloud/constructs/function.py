@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Required, TypedDict, Unpack
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
@@ -20,7 +21,7 @@ from stacks_cloud.cdk.aws import (
     lambda_permission,
 )
 from stacks_cloud.constructs._iam import assume_role_policy
-from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._options import Options, options_signature, validate_options
 from stacks_cloud.constructs._stack import account_of, partition_of, region_of, remember
 from stacks_cloud.constructs.grants import grant
 from stacks_cloud.constructs.kms import EncryptionKey
@@ -96,7 +97,7 @@ class FunctionOptions(Options):
             )
         ),
     ]
-    """Lambda function name (unique per region)."""
+    """Lambda function name (unique per region). Required."""
     role_name: IamRoleName | None = Field(default=None, validate_default=True)
     """Name of the execution role. IAM names are global to the account, so a function deployed to
     several regions needs a region-specific role name. Default: `<function_name>-role`."""
@@ -106,11 +107,13 @@ class FunctionOptions(Options):
     """What Lambda calls: `file.function` for Python, Node.js and Ruby ('index.handler'), `Class::method`
     for Java, anything without spaces for custom runtimes (`provided.*`). ASCII, at most 128 characters."""
     code: Code
+    """The function's code: `Code.from_asset("dist")`."""
     memory_size: MemorySize = 128
     """MB, 128 to 10240. Default: 128."""
     timeout: LambdaTimeout = timedelta(seconds=3)
     """Seconds or timedelta, up to 15 min. Default: 3 s (Lambda's default)."""
     environment: dict[str, str] = Field(default_factory=dict)
+    """Environment variables (not for secrets: grant the function a secret to read instead). Default: none."""
     vpc: VpcPlacement | None = None
     """Run inside these subnets; the role then also gets ENI permissions. Default: no VPC."""
     tracing: bool = True
@@ -147,6 +150,27 @@ class FunctionOptions(Options):
         return value
 
 
+class FunctionKwargs(TypedDict, total=False):
+    """`Function`'s options as keyword arguments, for mypy and IDEs; their docs and defaults are
+    `FunctionOptions`' (a test checks that both name the same options)."""
+
+    function_name: Required[str]
+    role_name: str | None
+    runtime: Runtime | str
+    handler: Required[str]
+    code: Required[Code]
+    memory_size: int | float  # a number token (`Token.as_number`) is a float
+    timeout: int | float | timedelta
+    environment: Mapping[str, str]
+    vpc: VpcPlacement | None
+    tracing: bool
+    log_retention_days: int
+    encryption_key: EncryptionKey | None
+    reserved_concurrency: int | None
+    dead_letter_queue: Queue | None
+
+
+@options_signature(FunctionOptions)
 class Function(Construct):
     """A Lambda function with its own role, log group (retention, optional encryption) and X-Ray tracing.
 
@@ -157,8 +181,8 @@ class Function(Construct):
     Attributes: `function` (the `aws_lambda_function`), `role`, `log_group`, `arn`, `name`, `invoke_arn`.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, **options: object) -> None:
-        props = validate_options(FunctionOptions, scope, construct_id, options)
+    def __init__(self, scope: Construct, construct_id: str, **options: Unpack[FunctionKwargs]) -> None:
+        props = validate_options(FunctionOptions, scope, construct_id, dict(options))
         super().__init__(scope, construct_id)
         remember(self, scope, construct_id)
         self.options = props

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from stacks_cloud.cdk import Construct, Fn, TerraformResourceLifecycle
 from stacks_cloud.cdk.aws import kms_alias, kms_key
-from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._options import Options, options_signature, validate_options
 from stacks_cloud.constructs._removal import RemovalPolicy
 from stacks_cloud.constructs._stack import account_of, partition_of, region_of, remember
 from stacks_cloud.constructs.grants import Grantable, grant
@@ -26,14 +26,16 @@ DECRYPT = ("kms:Decrypt", "kms:DescribeKey")
 class KeyOptions(Options):
     alias: Annotated[str, Field(pattern=r"^[A-Za-z0-9/_-]{1,250}$")]
     """The key's alias, without `alias/`."""
-    description: Annotated[str, Field(max_length=8192)] = "Data and logs of one stack"
-    deletion_window_days: Annotated[int, Field(ge=7, le=30)] = 30
+    description: Annotated[str, Field(max_length=8192)]
+    """What the key protects, shown in the KMS console."""
+    deletion_window_days: Annotated[int, Field(ge=7, le=30)]
     """Days between scheduling the key's deletion and its deletion. Default: 30 (the most)."""
-    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+    removal_policy: RemovalPolicy
     """RETAIN keeps the key when the stack is destroyed: data it encrypted (a retained bucket, snapshots,
     backups) stays readable. Default: RETAIN, as for the data itself."""
 
 
+@options_signature(KeyOptions)
 class EncryptionKey(Construct):
     """A KMS key (rotation on) and its alias. Attributes: `key`, `arn`, `key_id`."""
 

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from stacks_cloud.cdk import Construct
 from stacks_cloud.cdk.aws import cloudwatch_log_group
-from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._options import Options, options_signature, validate_options
 from stacks_cloud.constructs._stack import remember
 
 RetentionDays = Literal[
@@ -22,12 +22,14 @@ DEFAULT_RETENTION_DAYS: RetentionDays = 365
 
 class LogGroupOptions(Options):
     name: Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_\-/.#]+$")]
-    retention_days: RetentionDays = DEFAULT_RETENTION_DAYS
+    """The log group's name, e.g. /aws/lambda/<function>. Required."""
+    retention_days: RetentionDays
     """Default: 365."""
-    key_arn: str | None = None
+    key_arn: str | None
     """Encrypt with this KMS key. Default: CloudWatch Logs' own encryption."""
 
 
+@options_signature(LogGroupOptions)
 class LogGroup(Construct):
     """Attributes: `group`, `name`, `arn`."""
 

@@ -36,7 +36,7 @@ from stacks_cloud.cdk.aws import (
     vpc_security_group_ingress_rule,
 )
 from stacks_cloud.constructs._iam import assume_role_policy
-from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._options import Options, options_signature, validate_options
 from stacks_cloud.constructs._stack import region_of, remember
 from stacks_cloud.constructs.function import VpcPlacement
 from stacks_cloud.constructs.kms import EncryptionKey
@@ -57,23 +57,25 @@ def _check_cidr(value: str) -> str:
 
 
 class VpcOptions(Options):
-    cidr: Annotated[str, AfterValidator(_check_cidr)] = "10.0.0.0/16"
+    cidr: Annotated[str, AfterValidator(_check_cidr)]
     """Default: 10.0.0.0/16."""
-    az_count: Annotated[int, Field(ge=2, le=6)] = 2
+    az_count: Annotated[int, Field(ge=2, le=6)]
     """Private subnets, one per availability zone. Default: 2 (RDS subnet groups need two AZs)."""
-    name: Annotated[str, Field(min_length=1, max_length=200)] = "app"
+    name: Annotated[str, Field(min_length=1, max_length=200)]
     """Name tag prefix. Default: 'app'."""
-    gateway_endpoints: tuple[GatewayService, ...] = ("s3", "dynamodb")
+    gateway_endpoints: tuple[GatewayService, ...]
     """Services reached through gateway endpoints (free). Default: S3 and DynamoDB."""
-    interface_endpoints: tuple[InterfaceService, ...] = ("sqs", "secretsmanager")
+    interface_endpoints: tuple[InterfaceService, ...]
     """Services reached through interface endpoints (charged per hour and AZ). Default: SQS, Secrets Manager."""
-    nat_gateway: bool = False
+    nat_gateway: bool
     """A NAT gateway (in a public subnet) for everything else the functions call. Default: none."""
     flow_log_retention_days: RetentionDays = DEFAULT_RETENTION_DAYS
-    encryption_key: EncryptionKey | None = None
+    """Retention of the VPC's flow logs. Default: 365 days."""
+    encryption_key: EncryptionKey | None
     """Encrypts the flow log group. Default: CloudWatch Logs' own encryption."""
 
 
+@options_signature(VpcOptions)
 class Vpc(Construct):
     """Attributes: `vpc`, `private_subnet_ids`, `app_security_group`, `app_placement` (for a `Function`)."""
 

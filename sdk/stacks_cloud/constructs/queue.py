@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 
 from stacks_cloud.cdk import Construct, Fn
 from stacks_cloud.cdk.aws import sqs_queue
-from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._options import Options, options_signature, validate_options
 from stacks_cloud.constructs._stack import node_id, remember
 from stacks_cloud.constructs.grants import Grantable, grant
 from stacks_cloud.constructs.kms import EncryptionKey
@@ -37,19 +37,20 @@ def _between(low: timedelta, high: timedelta, what: str) -> Any:
 
 class QueueOptions(Options):
     queue_name: Annotated[str, AfterValidator(naming.name_validator(naming.sqs_queue_name_problems, "SQS queue name"))]
+    """The queue's name (unique per region). Required."""
     visibility_timeout: Annotated[
         timedelta, BeforeValidator(_seconds), _between(timedelta(0), timedelta(hours=12), "visibility timeout")
-    ] = timedelta(seconds=30)
+    ]
     """Default: 30 s (SQS's)."""
     retention_period: Annotated[
         timedelta, BeforeValidator(_seconds), _between(timedelta(minutes=1), timedelta(days=14), "retention period")
-    ] = timedelta(days=4)
+    ]
     """Default: 4 days (SQS's)."""
-    encryption_key: EncryptionKey | None = None
+    encryption_key: EncryptionKey | None
     """Encrypt messages with this KMS key. Default: SQS-managed keys."""
-    dead_letter_queue: Queue | None = None
+    dead_letter_queue: Queue | None
     """Where messages go after `max_receive_count` failed receives. Default: none."""
-    max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 5
+    max_receive_count: Annotated[int, Field(ge=1, le=1000)]
     """Receives before a message moves to the dead-letter queue. Default: 5."""
 
 
@@ -65,6 +66,7 @@ CONSUME_MESSAGES_ACTIONS = (
 """The actions of CDK's `queue.grantConsumeMessages`."""
 
 
+@options_signature(QueueOptions)
 class Queue(Construct):
     """An SQS queue with server-side encryption. Attributes: `queue`, `name`, `arn`, `url`."""
 

@@ -35,7 +35,7 @@ from stacks_cloud.cdk.aws import (
     iam_role_policy_attachment,
 )
 from stacks_cloud.constructs._iam import assume_role_policy
-from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._options import Options, options_signature, validate_options
 from stacks_cloud.constructs._stack import node_id, partition_of, remember, stack_of
 from stacks_cloud.constructs.function import Function
 from stacks_cloud.constructs.kms import EncryptionKey
@@ -76,20 +76,22 @@ class Authorization(StrEnum):
 
 class RestApiOptions(Options):
     rest_api_name: Annotated[str, Field(min_length=1, max_length=1024)]
+    """The REST API's name. Required."""
     authorization: Authorization
     """Required: an API's exposure is a decision, not a default."""
-    authorizer_id: str | None = None
+    authorizer_id: str | None
     """The authorizer of `CUSTOM` and `COGNITO_USER_POOLS`."""
-    stage_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,128}$")] = DEFAULT_STAGE_NAME
+    stage_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,128}$")]
     """Default: prod (the guide's)."""
-    throttling_rate_limit: Annotated[float, Field(gt=0)] = 100.0
+    throttling_rate_limit: Annotated[float, Field(gt=0)]
     """Steady requests per second the stage accepts. Default: 100."""
-    throttling_burst_limit: Annotated[int, Field(gt=0)] = 200
+    throttling_burst_limit: Annotated[int, Field(gt=0)]
     """Requests in a burst. Default: 200."""
-    log_retention_days: RetentionDays = DEFAULT_RETENTION_DAYS
-    encryption_key: EncryptionKey | None = None
+    log_retention_days: RetentionDays
+    """Retention of the API's access logs. Default: 365 days."""
+    encryption_key: EncryptionKey | None
     """Encrypts the access log group. Default: CloudWatch Logs' own encryption."""
-    web_acl: WebAcl | None = None
+    web_acl: WebAcl | None
     """A WAF web ACL filtering the stage's requests. Default: none."""
 
     @model_validator(mode="after")
@@ -105,6 +107,9 @@ class RestApiOptions(Options):
         return self
 
 
+@options_signature(
+    RestApiOptions, docs={"handler": "The function every route (`/` and `/{proxy+}`) invokes. Required."}
+)
 class LambdaRestApi(Construct):
     """A regional REST API whose every route (`ANY /`, `ANY /{proxy+}`) goes to `handler`.
 

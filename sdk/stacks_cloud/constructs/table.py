@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field
 
 from stacks_cloud.cdk import Construct
 from stacks_cloud.cdk.aws import dynamodb_table
-from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._options import Options, options_signature, validate_options
 from stacks_cloud.constructs._stack import node_id, remember
 from stacks_cloud.constructs.grants import Grantable, grant
 from stacks_cloud.constructs.kms import EncryptionKey
@@ -21,13 +21,16 @@ class TableOptions(Options):
     table_name: Annotated[
         str, AfterValidator(naming.name_validator(naming.dynamodb_table_name_problems, "DynamoDB table name"))
     ]
-    partition_key: Annotated[str, Field(min_length=1, max_length=255)] = "pk"
-    sort_key: Annotated[str, Field(min_length=1, max_length=255)] | None = "sk"
-    point_in_time_recovery: bool = False
+    """The table's name (unique per region). Required."""
+    partition_key: Annotated[str, Field(min_length=1, max_length=255)]
+    """The partition key's attribute name (a string)."""
+    sort_key: Annotated[str, Field(min_length=1, max_length=255)] | None
+    """The sort key's attribute name (a string); None for a table without one."""
+    point_in_time_recovery: bool
     """Continuous backups for 35 days. Default: off (the guide turns it on in production)."""
-    deletion_protection: bool = False
+    deletion_protection: bool
     """Refuse to delete the table (even from Terraform) until this is turned off. Default: off."""
-    encryption_key: EncryptionKey | None = None
+    encryption_key: EncryptionKey | None
     """Encrypt with this KMS key. Default: an AWS-owned key."""
 
 
@@ -48,6 +51,7 @@ READ_WRITE_DATA_ACTIONS = (
 """The actions of CDK's `table.grantReadWriteData`."""
 
 
+@options_signature(TableOptions)
 class Table(Construct):
     """A pay-per-request DynamoDB table; keys are strings (the guide's `AttributeType.STRING`).
 

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from stacks_cloud.cdk import Construct
 from stacks_cloud.cdk.aws import wafv2_web_acl, wafv2_web_acl_association, wafv2_web_acl_logging_configuration
-from stacks_cloud.constructs._options import Options, validate_options
+from stacks_cloud.constructs._options import Options, options_signature, validate_options
 from stacks_cloud.constructs._stack import remember
 from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.constructs.logs import DEFAULT_RETENTION_DAYS, LogGroup, RetentionDays
@@ -32,16 +32,20 @@ COUNT_ONLY = {"AWSManagedRulesAnonymousIpList": ["HostingProviderIPList"]}
 
 class WebAclOptions(Options):
     name: Annotated[str, Field(min_length=1, max_length=115, pattern=r"^[A-Za-z0-9_-]+$")]
-    rate_limit: Annotated[int, Field(ge=10, le=2_000_000_000)] = 2000
+    """The web ACL's name (unique per region). Required."""
+    rate_limit: Annotated[int, Field(ge=10, le=2_000_000_000)]
     """Requests per 5 minutes from one IP address before it is blocked. Default: 2000."""
     log_retention_days: RetentionDays = DEFAULT_RETENTION_DAYS
-    encryption_key: EncryptionKey | None = None
+    """Retention of the web ACL's logs. Default: 365 days."""
+    encryption_key: EncryptionKey | None
+    """Encrypts the web ACL's log group. Default: AWS-managed keys."""
 
 
 def _visibility(metric: str) -> dict[str, Any]:
     return {"cloudwatch_metrics_enabled": True, "metric_name": metric, "sampled_requests_enabled": True}
 
 
+@options_signature(WebAclOptions)
 class WebAcl(Construct):
     """Attributes: `acl`, `arn`. `protect(resource_arn)` associates it with an API stage."""
 

@@ -25,6 +25,15 @@ class CloudError(Exception):
         return redact_text(super().__str__())
 
 
+class _NotGiven:
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: object = _NotGiven()
+"""A `Problem.value` for a field that was not given at all (a required one missing)."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with the input.
@@ -42,6 +51,9 @@ class Problem:
     fix: str = ""
 
     def render(self) -> str:
+        if self.value is NOT_GIVEN:
+            text = f"{self.path or '<root>'} (not given): {self.message}"
+            return text + (("" if text.endswith((".", "?", "!")) else ".") + f" Fix: {self.fix}" if self.fix else "")
         shown = repr(redact(self.value))
         if len(shown) > _MAX_VALUE_REPR:
             shown = shown[: _MAX_VALUE_REPR - 3] + "..."

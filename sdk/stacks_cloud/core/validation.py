@@ -13,9 +13,9 @@ import typing
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
 
-from stacks_cloud.core.errors import Problem
+from stacks_cloud.core.errors import NOT_GIVEN, Problem
 from stacks_cloud.core.suggest import did_you_mean
 
 _FIX_BY_ERROR_TYPE = {
@@ -52,6 +52,8 @@ def problems_from_validation_error(
             fix = _FIX_BY_ERROR_TYPE.get(item["type"], "")
         value = item.get("input")
         kind = item["type"]
+        if kind == "missing":  # pydantic gives the whole mapping the field is missing from, not a value
+            value, message = NOT_GIVEN, "is required."
         if kind == "extra_forbidden" and model is not None:
             message, fix = _unknown_key(model, item["loc"], message, fix)
         elif kind in ("literal_error", "enum") and isinstance(value, str):
@@ -78,6 +80,14 @@ def _unknown_key(model: type[BaseModel], loc: tuple[Any, ...], message: str, fix
     owner = model_at(model, loc[:-1])
     if owner is None:
         return message, fix
+    if owner.model_config.get("alias_generator") is None and not any(f.alias for f in owner.model_fields.values()):
+        # Keyword options (the constructs'): snake_case names only
+        fields = list(owner.model_fields)
+        if to_snake(key) in fields and to_snake(key) != key:
+            return "is not a known option: options are snake_case keyword arguments.", f"write {to_snake(key)!r}."
+        return message if "known" in message else "is not a known option.", (
+            did_you_mean(key, fields) or f"use one of {', '.join(sorted(fields))}."
+        )
     names = {name: (field.alias or to_camel(name)) for name, field in owner.model_fields.items()}
     if key in names:  # e.g. app_name beside appName: both spellings of one field
         return (

@@ -424,8 +424,14 @@ def _tools(args: argparse.Namespace, root: Path) -> int:
             _emit(args, environment.as_dict(), environment.shell())
             return EXIT_OK
         outcome = setup(root, checkov=not args.no_checkov, say=lambda line: print(line, file=sys.stderr))
-    except ValueError as error:  # TF_PROVIDER_MIRROR that is not a mirror
-        raise ConfigError("cloud " + args.command, [Problem("TF_PROVIDER_MIRROR", None, str(error), "")]) from None
+    except ValueError:  # TF_PROVIDER_MIRROR that is not a mirror
+        problem = Problem(
+            "TF_PROVIDER_MIRROR",
+            os.environ.get("TF_PROVIDER_MIRROR"),
+            "is not a provider mirror (no registry.terraform.io folder inside).",
+            "point it at the folder holding registry.terraform.io/, or unset it to use the public registry.",
+        )
+        raise ConfigError("cloud " + args.command, [problem]) from None
     _emit(args, outcome.as_dict(), 'ready. Next: eval "$(cloud env)", then cdktf synth, cloud check, cloud deploy')
     return EXIT_OK
 
