@@ -125,8 +125,11 @@ def test_the_whole_lifecycle(project: Project) -> None:
     bootstrap = as_json(project.cloud("--json", "bootstrap"))
     assert bootstrap["created"][0].startswith("bucket clie2e-state")
 
-    first = as_json(project.cloud("--json", "deploy", "--version", "v1"))
+    deployed = project.cloud("--json", "deploy", "--version", "v1")
+    first = as_json(deployed)
     assert first["success"] is True
+    # a hook's context.logger.info is shown without --verbose (the guide's console.log)
+    assert f"INFO stacks_cloud.hooks: smoke testing https://api.{ZONE}" in deployed.stderr
     assert first["url"] == f"https://api.{ZONE}"
     assert sorted(first["outputs"]) == [
         "clie2e-development-eu-west-1",

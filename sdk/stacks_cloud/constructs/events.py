@@ -118,7 +118,7 @@ class ScheduleOptions(Options):
 @options_signature(
     ScheduleOptions,
     docs={
-        "schedule": "When it runs: `Schedule.cron(...)` or `Schedule.rate(...)`, checked field by field. Required.",
+        "schedule": "When it runs: `Schedule.expression(...)`, `.cron(...)` or `.rate_minutes(...)`. Required.",
         "handler": "What Lambda calls, as `Function`'s `handler`. Required.",
         "code": "The function's code: `Code.from_asset(...)`. Required.",
         "runtime": "As `Function`'s `runtime`.",

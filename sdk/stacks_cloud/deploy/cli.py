@@ -226,6 +226,8 @@ def _main(argv: list[str]) -> int:
         stream=sys.stderr,  # the masking stream
     )
     mask_logger(logging.getLogger("stacks_cloud"))
+    # What hooks log through `context.logger` is theirs to say (the guide's console.log): shown without -v.
+    logging.getLogger("stacks_cloud.hooks").setLevel(logging.INFO)
     try:
         if args.command == "init":
             return _init(args)

@@ -101,6 +101,7 @@ class Session:
         self.on_line = on_line
         self.logger = logger or LOGGER
         mask_logger(self.logger)  # hooks log through it: registered secrets never reach a handler in clear
+        mask_logger(self.logger.getChild("hooks"))
         self.cache = CacheLayout(self.project_dir)
         self.ledger: Ledger = backend_for(config).open_ledger(config, self.project_dir)
         self.provider: CloudProvider = resolve_provider(config)
@@ -179,7 +180,7 @@ class Session:
             environment=cloud.environment,
             regions=cloud.regions,
             app_name=cloud.app_name,
-            logger=self.logger,
+            logger=self.logger.getChild("hooks"),  # shown at INFO by the CLI: the guide's console.log
             rollback_handler=lambda: self._context_rollback(deployment_id, context),
         )
         try:
