@@ -160,3 +160,29 @@ def test_a_warning_names_its_resource_and_says_what_it_is() -> None:
         f"[{US}] warning: Resource Destruction (aws_s3_bucket.AssetsBucket_Bucket): Terraform is about to destroy"
         " aws_s3_bucket.AssetsBucket_Bucket_1A2B3C4D."
     ]
+
+
+def test_a_summary_too_wide_for_the_terminal_is_printed_whole_one_stack_a_line() -> None:
+    """A 120-column terminal cannot hold the table with three long stack names and URLs: nothing is cut."""
+    url = "https://abcdef1234.execute-api.us-east-1.amazonaws.com/prod"
+    stacks = ("my-infra-development-us-east-1", "my-infra-development-eu-west-1", "my-infra-development-global")
+    screens = {}
+    for width in (120, 220):
+        buffer = io.StringIO()
+        progress = Progress(buffer, live=True)
+        progress.console.width = width
+        for stack in stacks:
+            progress.event(stack, {"type": "phase", "phase": "apply"})
+            progress.event(stack, {"type": "change_summary", "changes": {"operation": "plan", "add": 32}})
+            progress.event(stack, {"type": "stack_done", "result": "deployed", "url": url})
+        progress.print_summary()
+        screens[width] = re.sub(r"\x1b\[[0-9;]*m", "", buffer.getvalue())
+    narrow, wide = screens[120], screens[220]
+    assert "…" not in narrow
+    for stack in stacks:
+        assert stack in narrow
+        assert stack in wide
+    assert narrow.count(url) == wide.count(url) == 3
+    assert "my-infra-development-us-east-1 (us-east-1): deployed, +0 ~0 -0 of +32 ~0 -0, 0s\n  " + url in narrow
+    assert re.search(r"stack\s+region\s+result\s+changes\s+duration\s+url", wide)
+    assert all(len(line) <= 120 for line in narrow.splitlines())

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, TextIO
 
 from rich.console import Console
 from rich.live import Live
+from rich.measure import Measurement
 from rich.table import Table
 
 from stacks_cloud.core.secrets import redact_text
@@ -279,9 +280,28 @@ class Progress:
         }
 
     def print_summary(self, outputs: dict[str, dict[str, Any]] | None = None) -> None:
-        if self.rows:
-            with self._lock:
-                self.console.print(self.summary(outputs), crop=False)
+        """The summary table; on a terminal too narrow for it, one line per stack and its URL below, so that
+        nothing is cut."""
+        if not self.rows:
+            return
+        table = self.summary(outputs)
+        with self._lock:
+            natural = Measurement.get(self.console, self.console.options.update_width(10_000), table).maximum
+            if natural <= self.console.width:
+                self.console.print(table, crop=False)
+                return
+            now = self._clock()
+            self.console.print("summary", style="italic")
+            for row in self.rows.values():
+                url = row.url or str((outputs or {}).get(row.stack, {}).get("ApiUrl", "") or "")
+                where = f" ({row.region})" if row.region else ""
+                self.console.print(
+                    f"{row.stack}{where}: {row.phase}, {_changes_cell(row)}, {row.elapsed(now):.0f}s",
+                    soft_wrap=True,
+                    highlight=False,
+                )
+                if url:
+                    self.console.print(f"  {url}", soft_wrap=True, highlight=False)
 
 
 def _region_of(stack: str) -> str:
