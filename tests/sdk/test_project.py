@@ -142,3 +142,32 @@ def test_a_project_without_any_config_says_what_to_create(tmp_path: Path) -> Non
 def test_the_sdk_config_is_the_default_model(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", "CLOUD = {'appName': 'plain'}\n")
     assert load_app(root).config_class is CloudConfig
+
+
+SECRET = "sk_live_planted_c0nfig_9f3e"
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("bad.json", '{\n  "appName": "x",\n  "custom": {"apiKey": "' + SECRET + '"\n}\n'),
+        ("bad.json", '{\n  "custom": {"apiKey": "' + SECRET + "\n}\n"),  # unterminated
+        ("bad.py", "CLOUD = {\n    'custom': {'apiKey': '" + SECRET + "'\n"),
+        ("raises.py", "KEY = '" + SECRET + "'\nCLOUD = {'appName': int(KEY)}\n"),
+    ],
+)
+def test_a_config_file_error_never_echoes_a_literal_that_may_be_a_secret(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+
+    def load() -> object:
+        return read_config_file(path) if name.endswith(".json") else load_app(make_project(tmp_path / "p", text))
+
+    with pytest.raises(ConfigError) as error:
+        load()
+    shown = str(error.value)
+    assert SECRET not in shown
+    assert SECRET[:12] not in shown
+    problem = error.value.problems[0]
+    assert ":" in problem.path  # still names the file and the line
+    assert "not valid" in shown or "raised ValueError" in shown

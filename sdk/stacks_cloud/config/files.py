@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import runpy
 import traceback
 from collections.abc import Iterator, Mapping
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from stacks_cloud.core.errors import ConfigError, Problem
+from stacks_cloud.core.secrets import MASK
 
 CONFIG_ENV = "CLOUD_CONFIG"
 """The environment variable naming a config file (relative to the working directory), as `--config` does."""
@@ -52,8 +54,9 @@ def read_config_file(path: Path, *, option: str = "--config") -> dict[str, Any]:
                 [
                     Problem(
                         f"{path}:{error.lineno}",
-                        text.splitlines()[error.lineno - 1].strip() if text.strip() else "",
-                        f"is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno}).",
+                        without_literals(_line(text, error.lineno)),
+                        f"is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno}; string values"
+                        ' shown as "…": they may be secrets).',
                         'fix the JSON syntax; the file must hold one object such as {"appName": "my-app"}.',
                     )
                 ],
@@ -93,8 +96,8 @@ def _syntax_problem(error: SyntaxError, path: Path) -> ConfigError:
         [
             Problem(
                 where,
-                (error.text or "").strip(),
-                f"is not valid Python: {error.msg}.",
+                without_literals((error.text or "").strip()),
+                f'is not valid Python: {error.msg} (string values shown as "…": they may be secrets).',
                 "fix the syntax at that line.",
             )
         ],
@@ -117,12 +120,64 @@ def _import_problem(error: Exception, path: Path) -> ConfigError:
         [
             Problem(
                 where,
-                frame.line if frame else None,
-                f"raised {type(error).__name__} while {path.name} was loaded: {error}",
+                without_literals(frame.line) if frame and frame.line else None,
+                f"raised {type(error).__name__} while {path.name} was loaded:"
+                f" {_masked_literals(str(error), frame.filename if frame else str(path))}",
                 "fix the error at that line (the project's files are imported by `cloud` as by `cdktf synth`).",
             )
         ],
     )
+
+
+_STRING = re.compile(r"""(?P<q>["'])(?:\\.|(?!(?P=q)).)*+(?P=q)""")
+_KEY_AFTER = re.compile(r"\s*:")
+
+
+def without_literals(line: str) -> str:
+    """A source line as an error may show it: every string literal that is not a key (not followed by `:`)
+    shown as `"…"`, and the rest of the line after an unterminated quote cut, since a literal may be a
+    secret (`"apiKey": "..."`)."""
+    parts: list[str] = []
+    done = 0
+    for match in _STRING.finditer(line):
+        parts.append(line[done : match.start()])
+        key = _KEY_AFTER.match(line, match.end()) is not None
+        parts.append(match.group(0) if key else f"{match['q']}…{match['q']}")
+        done = match.end()
+    rest = line[done:]
+    cut = min((index for index in (rest.find('"'), rest.find("'")) if index >= 0), default=-1)
+    parts.append(rest if cut < 0 else rest[:cut] + rest[cut] + "…")
+    return "".join(parts)
+
+
+def _line(text: str, number: int) -> str:
+    """Line `number` (1-based) of `text`, stripped; the last line when the error is past the end."""
+    lines = [line for line in text.splitlines() if line.strip()] if number > len(text.splitlines()) else None
+    if lines is not None:
+        return lines[-1].strip() if lines else ""
+    return text.splitlines()[number - 1].strip()
+
+
+_ASSIGNED_BEFORE = re.compile(r"[:=]\s*+$")
+
+
+def _masked_literals(message: str, filename: str) -> str:
+    """`message` with the string values written in the user's file `filename` masked (a literal after `:` or
+    `=`, 8 characters or more: where a config writes an `"apiKey": "..."`): an exception raised while
+    loading a config may quote one. Names (`os.environ["API_KEY"]`, a call's argument) stay readable."""
+    try:
+        source = Path(filename).read_text()
+    except OSError:
+        return message
+    values = {
+        match.group(0)[1:-1]
+        for match in _STRING.finditer(source)
+        if _ASSIGNED_BEFORE.search(source, max(0, match.start() - 40), match.start())
+    }
+    for literal in sorted(values, key=len, reverse=True):
+        if len(literal) >= 8 and literal in message:
+            message = message.replace(literal, MASK)
+    return message
 
 
 def _project_root_of(path: Path) -> Path:

@@ -21,11 +21,24 @@ from urllib.parse import quote, quote_plus
 from pydantic import BaseModel, SecretStr
 
 SECRET_KEY = re.compile(
-    r"(api_?key|apikey|token|secret|password|passwd|pwd|webhook|credential|dsn|private_?key|passphrase"
-    r"|access_?key|signing_?key|connection_?string|(^|_)auth($|_))",
+    r"(api_?key|apikey|token|secret|password|passwd|pwd|passcode|passphrase|webhook|credential|dsn"
+    r"|private_?key|access_?key|signing_?key|session_?key|license_?key|licence_?key|connection_?string"
+    r"|authorization|bearer|jwt|cookie|(^|_)auth($|_)|(^|_)key$)",
     re.IGNORECASE,
 )
-"""Setting names whose values are treated as secrets (`apiKey`, `dsn`, `privateKey`, `auth`, ...)."""
+"""Setting names whose values are treated as secrets, matched on the name in snake_case (camelCase and
+`kebab-case` are converted first): any name containing api key, token, secret, password, passwd, pwd,
+passcode, passphrase, webhook, credential, dsn, private/access/signing/session/license key, connection
+string, authorization, bearer, jwt or cookie; `auth` as a word; and any name ending in `key` (`apiKey`,
+`x-api-key`, `licenseKey`, `stripeKey`), but for the names in `NOT_SECRET_KEYS`."""
+
+NOT_SECRET_KEYS = re.compile(
+    r"(^|_)(partition|sort|hash|range|primary|foreign|public|idempotency|cache|object|route|dedup"
+    r"|deduplication|group|kms|encryption|s3|ssh_public|unique|lookup|index|tag)_key$",
+    re.IGNORECASE,
+)
+"""Names ending in `key` that name a key, not a secret: DynamoDB's `partitionKey`/`sortKey`, `publicKey`,
+`kmsKey`, `encryptionKey` (an ARN), `cacheKey`, `objectKey` and the like."""
 
 MASK = "**********"
 MIN_SECRET_LENGTH = 4
@@ -33,9 +46,29 @@ MIN_SECRET_LENGTH = 4
 
 
 def looks_secret(key: str) -> bool:
-    """Whether a setting named `key` holds a secret (camelCase and snake_case alike)."""
-    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key)
+    """Whether a setting named `key` holds a secret (camelCase, snake_case and kebab-case alike)."""
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).replace("-", "_").replace(" ", "_")
+    if NOT_SECRET_KEYS.search(snake):
+        return False
     return bool(SECRET_KEY.search(snake) or SECRET_KEY.search(key))
+
+
+MIN_ENVIRONMENT_SECRET_LENGTH = 8
+"""An environment variable's value is registered from this length on (`TOKEN=true` must not mask "true")."""
+
+
+def register_secret_environment(environ: dict[str, str] | None = None) -> list[str]:
+    """Register the value of every environment variable whose name looks secret (`STRIPE_SECRET_KEY`,
+    `GITHUB_TOKEN`, `DB_PASSWORD`, `TF_TOKEN_app_terraform_io`), before anything runs that could print
+    one; the names registered."""
+    import os
+
+    names = []
+    for name, value in (os.environ if environ is None else environ).items():
+        if looks_secret(name) and len(value) >= MIN_ENVIRONMENT_SECRET_LENGTH:
+            MASKER.register(value)
+            names.append(name)
+    return names
 
 
 class Masker:
@@ -143,9 +176,17 @@ _ASSIGNED_VALUE = re.compile(r"(?P<quote>[\"']?)(?P<value>[^\s\"',;]++)")
 _SECRET_KEY_END = re.compile(
     # the key ends with the secret word (`DB_PASSWORD=`, `client_secret:`), so that names that merely
     # contain one (`aws_vpc_endpoint.Endpoint-secretsmanager: Creation complete`) are left alone
-    r"(?:api_?key|apikey|access_?key|token|secret|password|passwd|credential|dsn)s?$",
+    r"(?:api[_-]?key|apikey|access[_-]?key|private[_-]?key|signing[_-]?key|session[_-]?key|license[_-]?key"
+    r"|token|secret|password|passwd|passcode|credential|dsn|jwt|cookie)s?$",
     re.IGNORECASE,
 )
+_BEARER = re.compile(
+    r"(?<![A-Za-z0-9_])(?P<scheme>[Bb]earer|[Bb]asic)(?P<space>\s++)"
+    # a credential has a digit or a symbol, or an uppercase letter after a lowercase one; a word has neither
+    r"(?P<value>(?=[A-Za-z]*+[0-9._~+/=-]|[A-Za-z]*?[a-z][A-Z])[A-Za-z0-9._~+/=-]{8,}+)"
+)
+"""An HTTP credential after its scheme (`Authorization: Bearer eyJ...`, `Basic dXNlcjpw...`): masked
+wherever it appears, whatever the header's name; a plain word after it (`Bearer authentication`) is prose."""
 _PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*+")
 """A value of letters only, capitalised or not: after `key:`, prose (`AuthToken: Ensure that ...`,
 `botocore.credentials: Found credentials ...`), not a secret. After `key=` any value counts."""
@@ -178,6 +219,7 @@ def redact_text(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
     text = MASKER.mask(text)
     text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
     text = _WEBHOOK_PATH.sub(lambda m: f"{m[1]}{MASK}", text)
+    text = _BEARER.sub(lambda m: f"{m['scheme']}{m['space']}{MASK}", text)
     return _mask_assignments(text)
 
 

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from stacks_cloud import __version__
 from stacks_cloud.core.errors import CloudError, ConfigError, LedgerError, Problem
-from stacks_cloud.core.secrets import MaskingStream, mask_logger, redact_text
+from stacks_cloud.core.secrets import MaskingStream, mask_logger, redact_text, register_secret_environment
 from stacks_cloud.core.suggest import did_you_mean
 
 if TYPE_CHECKING:  # imported when a command runs: `cloud init` and `--help` never start the cdktf kernel
@@ -226,6 +226,7 @@ def _main(argv: list[str]) -> int:
         stream=sys.stderr,  # the masking stream
     )
     mask_logger(logging.getLogger("stacks_cloud"))
+    register_secret_environment()  # before the config loads: its errors and every hook's output are masked
     # What hooks log through `context.logger` is theirs to say (the guide's console.log): shown without -v.
     logging.getLogger("stacks_cloud.hooks").setLevel(logging.INFO)
     try:

@@ -30,7 +30,7 @@ from stacks_cloud.core.errors import (
     Problem,
 )
 from stacks_cloud.core.layout import CacheLayout
-from stacks_cloud.core.secrets import mask_logger, redact_text
+from stacks_cloud.core.secrets import mask_logger, redact_text, register_secret_environment
 from stacks_cloud.deploy.env_lock import EnvironmentLock
 from stacks_cloud.deploy.policy_step import PolicyStep
 from stacks_cloud.deploy.project import APP_FILE, load_app
@@ -41,7 +41,7 @@ from stacks_cloud.deploy.snapshots import (
     resolve_project_dir,
     restore_config,
 )
-from stacks_cloud.hooks.base import Phase, run_phase
+from stacks_cloud.hooks.base import Phase, register_hook_secrets, run_phase
 from stacks_cloud.models import (
     DeploymentConfig,
     DeploymentContext,
@@ -95,6 +95,10 @@ class Session:
         on_event: EventSink | None = None,
     ) -> None:
         self.config = config
+        # Every secret known before the first hook runs is registered now: secret-looking environment
+        # variables (a hook may read them with os.environ) and the secrets the hooks were given.
+        register_secret_environment()
+        register_hook_secrets([*config.hooks.pre_deploy, *config.hooks.post_deploy, *config.hooks.on_error])
         self.project_dir = resolve_project_dir(project_dir)
         if app is None and (self.project_dir / APP_FILE).is_file():
             app = load_app(self.project_dir)

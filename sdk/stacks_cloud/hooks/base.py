@@ -48,6 +48,9 @@ class Hook:
     """Seconds before the hook counts as failed. None: no limit. Default: 300."""
     may_fail: bool = False
     """A failure is logged and the deployment goes on. Default: a failure fails the deployment."""
+    secrets: tuple[object, ...] = ()
+    """The secrets the hook was given (values, `SecretStr`s, `from_env(...)`): registered with the masker
+    before the deployment's first hook runs, so that no hook's output or error shows them. Default: none."""
 
     def __post_init__(self) -> None:
         if not callable(self.fn):
@@ -168,3 +171,22 @@ async def run_phase(
         outcomes.append(HookOutcome(hook_.name, phase, "ok", seconds))
         logger.info("%s hook %s done in %.1f s", phase, hook_.name, seconds)
     return outcomes
+
+
+def register_hook_secrets(hooks: Iterable[Callable[..., Any]]) -> None:
+    """Register every secret the `hooks` hold (`Hook.secrets`); a `from_env(...)` whose variable is unset is
+    left for the hook to report when it runs."""
+    from pydantic import SecretStr
+
+    from stacks_cloud.config import FromEnv
+    from stacks_cloud.core.secrets import register_secret
+
+    for item in hooks:
+        for secret in getattr(item, "secrets", ()):
+            if isinstance(secret, FromEnv):
+                try:
+                    register_secret(secret.resolve())
+                except Exception:  # unset: the hook says so when it runs
+                    continue
+            elif isinstance(secret, str | SecretStr):
+                register_secret(secret)

@@ -49,4 +49,4 @@ def flush_redis(
     async def hook(*args: Any) -> None:
         await asyncio.to_thread(run, *args)
 
-    return Hook(hook, name=name, timeout=timeout * 3)
+    return Hook(hook, name=name, timeout=timeout * 3, secrets=(url,))

@@ -185,4 +185,4 @@ def notify_slack(
     async def hook(*args: Any) -> None:
         await asyncio.to_thread(run, *args)
 
-    return Hook(hook, name=name, timeout=timeout * 2)
+    return Hook(hook, name=name, timeout=timeout * 2, secrets=(webhook_url,))

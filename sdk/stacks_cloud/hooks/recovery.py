@@ -43,4 +43,4 @@ def rollback_and_notify(
         if rollback_error is not None:
             raise rollback_error
 
-    return Hook(run, name=name, timeout=None)
+    return Hook(run, name=name, timeout=None, secrets=getattr(notify, "secrets", ()))

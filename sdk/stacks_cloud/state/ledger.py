@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import getpass
 import io
-import json
 import os
 import socket
 import tarfile
@@ -20,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from stacks_cloud.core.secrets import redact_text
+from stacks_cloud.core.secrets import MASK, looks_secret, redact_text
 from stacks_cloud.models import DeploymentRecord, State
 
 ARCHIVE_EXCLUDES = {".terraform", "outputs", "logs", "plans", "plan.tfplan", "plan.counts.json"}
@@ -30,13 +29,24 @@ DEFAULT_KEEP_ARCHIVES = 10
 """Archives of the last N completed deployments kept for rollbacks (`state.keepArchives`)."""
 
 
-def masked(value: Any) -> Any:
-    """`value` with every registered secret masked: what a ledger writes, it writes through this."""
+def masked(value: Any, *, by_key: bool = False) -> Any:
+    """`value` with every registered secret masked, string by string before anything is encoded (a secret
+    holding a quote, a backslash, a tab or a non-ASCII character is found as it is); `by_key`: the values of
+    secret-looking keys too (a config snapshot). What a ledger writes, it writes through this."""
     if value is None:
         return None
     if isinstance(value, str):
         return redact_text(value)
-    return json.loads(redact_text(json.dumps(value, default=str)))
+    if isinstance(value, dict):
+        return {
+            str(key): (MASK if by_key and looks_secret(str(key)) and item is not None else masked(item, by_key=by_key))
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [masked(item, by_key=by_key) for item in value]
+    if isinstance(value, bool | int | float):
+        return value
+    return redact_text(str(value))  # what json.dumps(default=str) would have written
 
 
 def current_operator() -> str:
@@ -166,7 +176,7 @@ def new_record(
         "finished_at": None,
         "has_archive": False,
         "kind": kind,
-        "config_snapshot": masked(config_snapshot),
+        "config_snapshot": masked(config_snapshot, by_key=True),
         "operator": current_operator(),
         "checks": None,
     }

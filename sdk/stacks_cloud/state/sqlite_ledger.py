@@ -259,7 +259,7 @@ class SqliteLedger(Ledger):
                     rollback_of,
                     time.time(),
                     kind,
-                    json.dumps(masked(config_snapshot)) if config_snapshot is not None else None,
+                    json.dumps(masked(config_snapshot, by_key=True)) if config_snapshot is not None else None,
                     current_operator(),
                 ),
             )
