@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
+import select
+import sys
 import threading
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus
@@ -61,8 +64,6 @@ def register_secret_environment(environ: dict[str, str] | None = None) -> list[s
     """Register the value of every environment variable whose name looks secret (`STRIPE_SECRET_KEY`,
     `GITHUB_TOKEN`, `DB_PASSWORD`, `TF_TOKEN_app_terraform_io`), before anything runs that could print
     one; the names registered."""
-    import os
-
     names = []
     for name, value in (os.environ if environ is None else environ).items():
         if looks_secret(name) and len(value) >= MIN_ENVIRONMENT_SECRET_LENGTH:
@@ -261,8 +262,9 @@ class MaskingStream(io.TextIOBase):
     """A text stream that masks what is written to `target`, line by line (a secret split across two
     writes is still masked). Partial lines are written on `flush`."""
 
-    def __init__(self, target: TextIO) -> None:
+    def __init__(self, target: TextIO, *, tty: bool | None = None) -> None:
         self.target = target
+        self._tty = tty
         self._pending = ""
         self._lock = threading.Lock()
 
@@ -283,7 +285,8 @@ class MaskingStream(io.TextIOBase):
         self.target.flush()
 
     def isatty(self) -> bool:
-        return self.target.isatty()
+        """The target's, or what the terminal was before `MaskedDescriptors` put a pipe in its place."""
+        return self._tty if self._tty is not None else self.target.isatty()
 
     def fileno(self) -> int:
         return self.target.fileno()
@@ -294,3 +297,93 @@ class MaskingStream(io.TextIOBase):
 
     def writable(self) -> bool:
         return True
+
+
+class MaskedDescriptors:
+    """Mask at the level of the process's file descriptors: while active, file descriptors 1 and 2 are pipes
+    read by a thread that masks each line (`redact_text`) and writes it to the real stdout or stderr. What
+    a child process writes (a hook's `subprocess.run`, `os.system`, a shell script) is masked like the
+    process's own output: nothing inherits the real descriptors.
+
+    A partial line is written once nothing more has come for 0.1 s (prompts, a live view's last line). A
+    reader that left (`cloud status | head`) makes the thread discard the rest. `tty` tells what each
+    descriptor was (a terminal or not) before the pipe took its place."""
+
+    QUIET = 0.1
+    """Seconds without output after which a partial line is written."""
+
+    def __init__(self, descriptors: tuple[int, ...] = (1, 2)) -> None:
+        self.descriptors = descriptors
+        self.tty: dict[int, bool] = {}
+        self._saved: dict[int, int] = {}
+        self._threads: list[threading.Thread] = []
+
+    def __enter__(self) -> MaskedDescriptors:
+        for descriptor in self.descriptors:
+            try:
+                self.tty[descriptor] = os.isatty(descriptor)
+                saved = os.dup(descriptor)
+            except OSError:  # closed or not a descriptor here: nothing to mask
+                continue
+            read_end, write_end = os.pipe()
+            os.dup2(write_end, descriptor)
+            os.close(write_end)
+            self._saved[descriptor] = saved
+            thread = threading.Thread(
+                target=self._pump, args=(read_end, saved), daemon=True, name=f"mask-fd{descriptor}"
+            )
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                continue
+        for descriptor, saved in self._saved.items():
+            os.dup2(saved, descriptor)  # our pipe's write end closes; the pump ends once children close theirs
+        for thread in self._threads:
+            thread.join(timeout=2)  # a background child that keeps the pipe open must not hold the exit
+        for saved in self._saved.values():
+            if not any(thread.is_alive() for thread in self._threads):
+                os.close(saved)
+        self._saved.clear()
+        self._threads.clear()
+
+    def _pump(self, read_end: int, target: int) -> None:
+        pending = b""
+        broken = False
+
+        def emit(data: bytes) -> None:
+            nonlocal broken
+            if broken or not data:
+                return
+            text = redact_text(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+            try:
+                while text:
+                    text = text[os.write(target, text) :]
+            except OSError:  # the reader left (EPIPE) or the terminal went away: discard the rest
+                broken = True
+
+        try:
+            while True:
+                ready, _, _ = select.select([read_end], [], [], self.QUIET if pending else None)
+                if not ready:
+                    emit(pending)
+                    pending = b""
+                    continue
+                chunk = os.read(read_end, 65536)
+                if not chunk:
+                    break
+                pending += chunk
+                if b"\n" in pending:
+                    complete, pending = pending.rsplit(b"\n", 1)
+                    emit(complete + b"\n")
+                if len(pending) > 1 << 20:  # a megabyte without a newline: write it, masked, as it is
+                    emit(pending)
+                    pending = b""
+            emit(pending)
+        finally:
+            os.close(read_end)

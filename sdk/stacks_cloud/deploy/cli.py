@@ -37,7 +37,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from stacks_cloud import __version__
 from stacks_cloud.core.errors import CloudError, ConfigError, LedgerError, Problem
-from stacks_cloud.core.secrets import MaskingStream, mask_logger, redact_text, register_secret_environment
+from stacks_cloud.core.secrets import (
+    MaskedDescriptors,
+    MaskingStream,
+    mask_logger,
+    redact_text,
+    register_secret_environment,
+)
 from stacks_cloud.core.suggest import did_you_mean
 
 if TYPE_CHECKING:  # imported when a command runs: `cloud init` and `--help` never start the cdktf kernel
@@ -196,19 +202,30 @@ class _Parser(argparse.ArgumentParser):
 
 @contextlib.contextmanager
 def masked_output() -> Iterator[None]:
-    """stdout and stderr (hooks' prints, logs, our own output) pass through the secrets masker."""
+    """Everything written to stdout and stderr passes through the secrets masker: the process's own output
+    (hooks' prints, logs) and, at the file descriptors, what child processes write (a hook's subprocess)."""
     if isinstance(sys.stdout, MaskingStream):
         yield
         return
     original = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = MaskingStream(sys.stdout), MaskingStream(sys.stderr)
+    with MaskedDescriptors() as descriptors:
+        sys.stdout = MaskingStream(sys.stdout, tty=descriptors.tty.get(1) if _is_fd(sys.stdout, 1) else None)
+        sys.stderr = MaskingStream(sys.stderr, tty=descriptors.tty.get(2) if _is_fd(sys.stderr, 2) else None)
+        try:
+            yield
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            sys.stdout, sys.stderr = original
+
+
+def _is_fd(stream: object, descriptor: int) -> bool:
+    """Whether `stream` writes to file descriptor `descriptor` (not a test's in-memory capture)."""
     try:
-        yield
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        sys.stdout, sys.stderr = original
+        return bool(stream.fileno() == descriptor)  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _main(argv: list[str]) -> int:

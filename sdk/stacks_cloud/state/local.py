@@ -39,4 +39,26 @@ class LocalStateBackend(StateBackend):
         LocalBackend(stack, path=os.path.relpath(state_file.resolve(), (outdir / "stacks" / name).resolve()))
 
     def open_ledger(self, config: CloudConfig, project_dir: Path) -> Ledger:
-        return SqliteLedger(state_folder(config, project_dir) / "ledger.sqlite")
+        folder = state_folder(config, project_dir)
+        make_private(folder)
+        return SqliteLedger(folder / "ledger.sqlite")
+
+
+def make_private(folder: Path) -> list[Path]:
+    """Bring the state folder to 0700 and every file in it (state, backups, the ledger) to 0600, on every
+    run: terraform writes new files 0600 (its umask is 0077), but a file copied in, restored from a backup
+    or made by an older version may be readable by others. The files changed."""
+    changed: list[Path] = []
+    if not folder.is_dir():
+        return changed
+    for path in (folder, *folder.rglob("*")):
+        if path.is_symlink():
+            continue
+        wanted = 0o700 if path.is_dir() else 0o600
+        try:
+            if path.stat().st_mode & 0o777 != wanted:
+                path.chmod(wanted)
+                changed.append(path)
+        except OSError:  # another user's file: the ledger reports what it cannot read or write
+            continue
+    return changed
