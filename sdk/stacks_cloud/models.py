@@ -153,6 +153,20 @@ class StackStatus(BaseModel):
     or the workspace and state version a local apply wrote (`workspace`, `state_version`, `url`)."""
 
 
+class UnfinishedDeployment(BaseModel):
+    """The newest deployment, when it did not complete (failed, interrupted) but applied stacks: what of it
+    is live in the cloud although the ledger's live deployment (if any) says otherwise, and what to do."""
+
+    deployment_id: str
+    status: str
+    version: str
+    error: str | None = None
+    applied: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Each stack it applied (`deployed`) or left part-applied (`failed`, `interrupted`): its state and
+    outputs."""
+    next_step: str = ""
+
+
 class DeploymentStatus(BaseModel):
     """The guide's `DeploymentStatus` (`status`, `health`) plus the state of each stack.
 
@@ -176,6 +190,8 @@ class DeploymentStatus(BaseModel):
     regions: list[StackStatus] = Field(default_factory=list)
     """Each stack of the deployment (a region, or the global routing stack): outputs, URL, health."""
     environment: str | None = None
+    unfinished: UnfinishedDeployment | None = None
+    """The newest deployment when it did not complete but changed what is in the cloud (see the class)."""
 
 
 class PlanSummary(BaseModel):

@@ -684,6 +684,18 @@ def _render_status(config: CloudConfig, status: DeploymentStatus, recent: list[d
                 lines.append(f"  {'':<16}   {name} = {value}")
     if not status.regions:
         lines += [f"  {stack}: {state}" for stack, state in status.stacks.items()]
+    if status.unfinished is not None:
+        unfinished = status.unfinished
+        lines.append(
+            f"  in the cloud from {unfinished.status} deployment {unfinished.deployment_id} (version"
+            f" {unfinished.version}), applied although it did not complete:"
+        )
+        for applied_stack, run in unfinished.applied.items():
+            outputs = ", ".join(f"{name} = {value}" for name, value in sorted(run["outputs"].items()))
+            lines.append(f"    {applied_stack}: {run['status']}" + (f" ({outputs})" if outputs else ""))
+        if unfinished.error:
+            lines.append(f"    why it stopped: {unfinished.error.splitlines()[0]}")
+        lines.append(f"    next: {unfinished.next_step}")
     if status.lock:
         holder = status.lock
         state = "its process is gone: the next deploy records it interrupted" if holder["stale"] else "running"

@@ -25,7 +25,17 @@ from stacks_cloud.deploy.rollback import destroy_target, destroyed_last, rollbac
 from stacks_cloud.deploy.saved_plans import check_plan_folder, read_saved_plans, save_plans
 from stacks_cloud.deploy.session import RunOptions, Session
 from stacks_cloud.deploy.snapshots import default_version, new_deployment_id, resolve_project_dir
-from stacks_cloud.models import DeploymentResult, DeploymentStatus, LineSink, PlanSummary, State, StateLock
+from stacks_cloud.models import (
+    DeploymentRecord,
+    DeploymentResult,
+    DeploymentStatus,
+    LineSink,
+    PlanSummary,
+    StackState,
+    State,
+    StateLock,
+    UnfinishedDeployment,
+)
 from stacks_cloud.policy import GateReport
 from stacks_cloud.stacks.app import CloudApp
 from stacks_cloud.state import LockHolder, backend_for
@@ -152,6 +162,7 @@ class Cloud:
         known: dict[str, Any] = {"in_progress": in_progress, "lock": lock, "environment": config.environment}
         if deployment_id is None:
             live = ledger.live(*session.app_env)
+            known["unfinished"] = unfinished_deployment(ledger.history(*session.app_env, limit=1), live, in_progress)
             if live is None:  # destroyed, or never deployed
                 status = State.DESTROYED if destroyed_last(ledger, config) else State.PENDING
                 return DeploymentStatus(status=status, **known)
@@ -339,3 +350,40 @@ def history(config: CloudConfig, *, project_dir: Path | None = None, limit: int 
 
 
 __all__ = ["Cloud", "UnlockReport", "history"]
+
+
+_APPLIED_STATES = {StackState.DEPLOYED.value, StackState.FAILED.value, StackState.INTERRUPTED.value}
+
+
+def unfinished_deployment(
+    newest: list[DeploymentRecord], live: DeploymentRecord | None, in_progress: list[str]
+) -> UnfinishedDeployment | None:
+    """The newest deployment when it ended without completing (failed, interrupted) after applying stacks:
+    those stacks are in the cloud as it left them, whatever the live deployment says."""
+    if not newest:
+        return None
+    record = newest[0]
+    if record.id in in_progress or (live is not None and record.id == live.id):
+        return None
+    if record.status not in (State.FAILED.value, State.INTERRUPTED.value) or record.kind == "destroy":
+        return None
+    applied = {
+        stack: {"status": run["status"], "outputs": run.get("outputs") or {}}
+        for stack, run in record.stacks.items()
+        if run.get("status") in _APPLIED_STATES
+    }
+    if not applied:
+        return None
+    undo = (
+        f"`cloud rollback` re-deploys {live.id} (version {live.version}) over them"
+        if live is not None
+        else "`cloud destroy` removes them"
+    )
+    return UnfinishedDeployment(
+        deployment_id=record.id,
+        status=record.status,
+        version=record.version,
+        error=record.error,
+        applied=applied,
+        next_step=f"fix the cause, then `cloud deploy` completes it (unchanged stacks are skipped); or {undo}.",
+    )
