@@ -42,12 +42,24 @@ SECRETS = {
     "E2E_DSN": "pg-Secret-K3yw0rd-91",  # a nested provider setting named `dsn`, through from_env
     "E2E_REDIS_PASSWORD": "r3d1s-Pa55-Z8xq",  # the password in REDIS_URL, given to flush_redis
     "E2E_WEBHOOK_TOKEN": "XoXb-W3bh00k-Path-55",  # the secret path of the Slack webhook
+    "STRIPE_SECRET_KEY": "sk_live_Str1pe-Env-4242",  # read by a hook with os.environ only, never registered
+    "E2E_QUOTED": 'q"uo\\te\ttab-\u00e9-Secret-77',  # a quote, a backslash, a tab, a non-ASCII character
 }
 PRIVATE_KEY = "pk-Literal-In-Config-3141"  # a literal under `privateKey` in a provider section
+LITERALS = {  # literals under keys the masker must take for secrets (README "Secrets are masked by value")
+    "Authorization": "Bearer Hdr-Auth-7781-zz",
+    "api-key": "Dash-Api-Key-6619",
+    "licenseKey": "Lic-Key-5521-qq",
+    "sessionKey": "Sess-Key-3307-ww",
+    "bearer": "Bare-Bearer-9902",
+    "passcode": "Pass-Code-4410",
+    "jwt": "eyJ-Jwt-Literal-8812",
+}
 
 CONFIG = """
 import logging
 import os
+import subprocess
 
 from providers.custom_provider import CustomCloudProvider
 from stacks_cloud import from_env, hook
@@ -60,11 +72,24 @@ def pre_deploy(context):
     key = os.environ["E2E_API_KEY"]
     context.logger.info("pre-deploy with api key %s and dsn %s", key, os.environ["E2E_DSN"])
     logging.getLogger("thirdparty.sdk").warning("authenticating with %s", key)
-    print("hook print:", key, os.environ["E2E_DSN"], flush=True)
+    print("hook print:", key, os.environ["E2E_DSN"], os.environ["E2E_QUOTED"], flush=True)
+    # a child process writes to the real file descriptors, past Python's sys.stdout
+    subprocess.run(
+        ["sh", "-c", 'echo "child out: $E2E_API_KEY $STRIPE_SECRET_KEY"; echo "child err: $E2E_API_KEY" >&2'],
+        check=True,
+    )
+
+
+def leaky_check(context):
+    # raised before notify_slack (an on-error hook) ever ran: its URL must already be masked
+    raise RuntimeError("could not reach " + os.environ["SLACK_WEBHOOK_URL"])
 
 
 def smoke_test(context):
-    raise RuntimeError("smoke test failed: the API refused key " + os.environ["E2E_API_KEY"])
+    raise RuntimeError(
+        "smoke test failed: the API refused key " + os.environ["E2E_API_KEY"]
+        + " and Stripe " + os.environ["STRIPE_SECRET_KEY"] + " with " + os.environ["E2E_QUOTED"]
+    )
 
 
 def log_failure(error, context):
@@ -82,9 +107,15 @@ CLOUD = {{
         "apiKey": from_env("E2E_API_KEY"),
         "endpoint": "http://127.0.0.1:9",
         "replicas": [{{"region": "eu-west-1", "auth": {{"dsn": from_env("E2E_DSN"), "privateKey": {private_key!r}}}}}],
+        "headers": {literals!r},
+        "quoted": {{"passcode": from_env("E2E_QUOTED")}},
     }},
     "hooks": {{
-        "preDeploy": [pre_deploy, hook(may_fail=True)(flush_redis(from_env("REDIS_URL")))],
+        "preDeploy": [
+            pre_deploy,
+            hook(may_fail=True)(leaky_check),
+            hook(may_fail=True)(flush_redis(from_env("REDIS_URL"))),
+        ],
         "postDeploy": smoke_test,
         "onError": [log_failure, notify_slack(from_env("SLACK_WEBHOOK_URL"), channel="#deploys")],
     }},
@@ -99,6 +130,8 @@ class Deployment:
     result: subprocess.CompletedProcess[str]
     slack: RecordingServer
     env: dict[str, str]
+    status: subprocess.CompletedProcess[str]
+    status_json: subprocess.CompletedProcess[str]
 
     def client(self, service: str) -> Any:
         return self.moto.client(service)
@@ -108,7 +141,12 @@ class Deployment:
 def deployment(tmp_path_factory: pytest.TempPathFactory, moto: Moto, tf_env: dict[str, str]) -> Iterator[Deployment]:
     find_checkov()  # the gate runs in this deploy; ./scripts/setup installs checkov
     root = copy_project(tmp_path_factory.mktemp("secure"))
-    (root / "secure.py").write_text(CONFIG.format(moto=moto.url, app=APP, private_key=PRIVATE_KEY))
+    (root / "secure.py").write_text(CONFIG.format(moto=moto.url, app=APP, private_key=PRIVATE_KEY, literals=LITERALS))
+    # a state file left readable by others (copied in, restored from a backup): made private by the run
+    (root / ".state").mkdir()
+    (root / ".state" / "restored.tfstate").write_text("{}")
+    (root / ".state" / "restored.tfstate").chmod(0o644)
+    (root / ".state").chmod(0o755)
     with RecordingServer({f"/services/T0/B0/{SECRETS['E2E_WEBHOOK_TOKEN']}": [(200, 0.0)]}) as slack:
         env = moto.aws_env({**os.environ, **tf_env, **SECRETS, "CI": "1"})
         env["SLACK_WEBHOOK_URL"] = f"{slack.url}/services/T0/B0/{SECRETS['E2E_WEBHOOK_TOKEN']}"
@@ -122,7 +160,23 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, moto: Moto, tf_env: dic
             timeout=1200,
             check=False,
         )
-        yield Deployment(root, moto, result, slack, env)
+        status = subprocess.run(
+            [str(CLI), "--config", "secure.py", "status"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        status_json = subprocess.run(
+            [str(CLI), "--config", "secure.py", "status", "--json"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        yield Deployment(root, moto, result, slack, env, status, status_json)
 
 
 def test_the_deployment_ran_its_hooks_and_failed_in_post_deploy(deployment: Deployment) -> None:
@@ -130,7 +184,14 @@ def test_the_deployment_ran_its_hooks_and_failed_in_post_deploy(deployment: Depl
     assert result.returncode == 1, result.stdout + result.stderr
     assert "policy gate passed:" in result.stderr
     assert "post_deploy hook 'smoke_test' failed: smoke test failed: the API refused key **********" in result.stderr
-    assert "hook print: ********** **********" in result.stdout
+    assert "hook print: ********** ********** **********" in result.stdout
+    # finding 1: a hook's subprocess is masked at the file descriptors
+    assert "child out: ********** **********" in result.stdout
+    assert "child err: **********" in result.stderr
+    # finding 3: a secret a hook holds is masked before that hook runs
+    assert "could not reach **********" in result.stderr
+    # finding 4: an environment variable read with os.environ
+    assert "and Stripe ********** with **********" in result.stderr
     assert "could not flush Redis" in result.stderr  # the may_fail hook's warning
     assert len(deployment.slack.requests) == 1
 
@@ -219,6 +280,8 @@ def test_the_function_role_reads_the_database_secret_and_no_other(deployment: De
 def _everything_written(deployment: Deployment) -> dict[str, str]:
     """Every text the run left behind, by where it is: output, logs, ledger (every column), synth, archives."""
     texts = {"stdout": deployment.result.stdout, "stderr": deployment.result.stderr}
+    texts |= {"status": deployment.status.stdout + deployment.status.stderr}
+    texts |= {"status --json": deployment.status_json.stdout + deployment.status_json.stderr}
     for request in deployment.slack.requests:
         texts[f"slack {request.path[:20]}"] = request.body.decode()
     for path in [*deployment.root.joinpath(".cache").rglob("*"), *deployment.root.joinpath(".state").rglob("*")]:
@@ -244,17 +307,36 @@ def test_no_secret_value_appears_anywhere(deployment: Deployment) -> None:
     assert any("cdk.tf.json" in where for where in texts)  # the synth was looked at
     assert any(where.startswith("ledger deployments") for where in texts)
     assert "Failed to deploy sec-1 to development" in next(t for w, t in texts.items() if w.startswith("slack"))
-    for name, value in {**SECRETS, "PRIVATE_KEY": PRIVATE_KEY}.items():
-        leaks = [where for where, text in texts.items() if value in text]
+    planted = {**SECRETS, "PRIVATE_KEY": PRIVATE_KEY, **LITERALS}
+    planted["Authorization"] = LITERALS["Authorization"].removeprefix("Bearer ")
+    for name, value in planted.items():
+        encodings = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+        leaks = [where for where, text in texts.items() if any(form in text for form in encodings)]
         assert leaks == [], f"{name} leaked into {leaks}"
     assert "**********" in deployment.result.stderr  # masked, not dropped: the messages still say what happened
 
 
 def test_the_ledger_and_the_local_state_are_private(deployment: Deployment) -> None:
     files = [deployment.root / ".state" / "ledger.sqlite", *deployment.root.joinpath(".state").rglob("*.tfstate")]
-    assert len(files) >= 2
+    assert len(files) >= 3
+    assert deployment.root / ".state" / "restored.tfstate" in files  # it was 0644 before the run
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert stat.S_IMODE((deployment.root / ".state").stat().st_mode) == 0o700
+
+
+def test_status_says_what_the_failed_deployment_left_in_the_cloud(deployment: Deployment) -> None:
+    """Finding 10: the stack applied, then a post-deploy hook failed: not "nothing live" without a word."""
+    assert deployment.status.returncode == 0, deployment.status.stderr
+    stack = f"{APP}-development-us-east-1"
+    text = deployment.status.stdout
+    assert "applied although it did not complete:" in text
+    assert f"    {stack}: deployed (ApiUrl = https://" in text
+    assert "why it stopped: post_deploy hook 'smoke_test' failed" in text
+    assert "next: fix the cause, then `cloud deploy` completes it" in text
+    unfinished = json.loads(deployment.status_json.stdout)["unfinished"]
+    assert unfinished["status"] == "failed"
+    assert unfinished["applied"][stack]["status"] == "deployed"
 
 
 def test_config_errors_repr_and_dumps_never_show_secrets(monkeypatch: pytest.MonkeyPatch) -> None:

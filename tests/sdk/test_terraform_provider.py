@@ -141,3 +141,76 @@ def test_waves_put_dependents_after_their_dependencies(tmp_path: Path) -> None:
     )
     assert CdktfStacksProvider.waves(tmp_path) == [["a-eu", "a-us"], ["a-global"]]
     assert CdktfStacksProvider.waves(tmp_path, ["a-global"]) == [["a-global"]]
+
+
+def _crashed_apply_log(path: Path, *events: dict[str, object]) -> Path:
+    """A terraform `apply -json` log as the engine streams it, cut where terraform was killed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [{"@level": "info", "type": "version", "terraform": "1.11.4"}, *events]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def _hook(kind: str, address: str, **extra: object) -> dict[str, object]:
+    resource = {"addr": address, "resource_type": address.split(".")[0]}
+    return {"@level": "info", "type": kind, "hook": {"resource": resource, "action": "create", **extra}}
+
+
+def test_what_a_killed_apply_created_and_never_recorded_is_reported_not_created_twice(
+    config: CloudConfig, project: Path, tmp_path: Path
+) -> None:
+    """Finding 9 of issue 26: resources whose names AWS picks (a KMS key, a REST API) never collide, so only
+    terraform's own log of the killed apply tells that they exist. The next deploy stops before applying
+    and names each with its import command."""
+    from stacks_cloud.core.errors import OrphanedResourcesError
+
+    stack = "tfdata-development-us-east-1"
+    asyncio.run(Cloud.deploy(config, version="1.0.0", project_dir=project, checks=False))
+    deployments = project / ".cache" / "deployments"
+    killed = _crashed_apply_log(
+        deployments / "development-crashed" / "logs" / f"{stack}.apply.log",
+        _hook("apply_start", "aws_kms_key.Key_Key"),
+        _hook("apply_complete", "aws_kms_key.Key_Key", id_key="id", id_value="1234abcd-key"),
+        _hook("apply_start", "aws_api_gateway_rest_api.Api_RestApi"),  # killed while creating it
+    )
+    completed = _crashed_apply_log(  # an apply that finished: its summary is its last event
+        deployments / "development-completed" / "logs" / f"{stack}.apply.log",
+        _hook("apply_complete", "aws_s3_bucket.Old", id_key="id", id_value="old-bucket"),
+        {"type": "change_summary", "changes": {"add": 1, "change": 0, "remove": 0, "operation": "apply"}},
+    )
+    with pytest.raises(OrphanedResourcesError) as error:
+        asyncio.run(Cloud.deploy(config, version="1.1.0", project_dir=project, checks=False))
+    message = str(error.value)
+    assert error.value.stack == stack
+    addresses = [orphan.address for orphan in error.value.orphans]
+    assert addresses == ["aws_kms_key.Key_Key", "aws_api_gateway_rest_api.Api_RestApi"]
+    assert "terraform import 'aws_kms_key.Key_Key' '1234abcd-key'" in message
+    assert "terraform was killed while creating it" in message
+    assert str(killed) in (error.value.details or "")
+    assert "aws_s3_bucket.Old" not in message  # a completed apply recorded what it created
+    ledger = Ledger(tmp_path / ".state" / "ledger.sqlite")
+    (failed, _) = ledger.history("tfdata", "development", limit=2)
+    assert failed.stacks[stack]["status"] == "failed"
+    assert "1234abcd-key" in (failed.stacks[stack]["error"] or "")
+    assert killed.is_file()  # kept until the orphans are handled
+    assert completed.is_file()
+
+    killed.unlink()  # the user deleted them in the cloud, then the log, as the message says
+    again = asyncio.run(Cloud.deploy(config, version="1.1.0", project_dir=project, checks=False))
+    assert again.outputs[stack]["Version"] == "1.1.0"
+
+
+def test_a_killed_apply_whose_resources_are_all_in_the_state_is_checked_once(
+    config: CloudConfig, project: Path, tmp_path: Path
+) -> None:
+    stack = "tfdata-development-us-east-1"
+    asyncio.run(Cloud.deploy(config, version="1.0.0", project_dir=project, checks=False))
+    (address,) = [f"{r['type']}.{r['name']}" for r in state_resources(tmp_path / ".state" / f"{stack}.tfstate")]
+    killed = _crashed_apply_log(
+        project / ".cache" / "deployments" / "development-crashed" / "logs" / f"{stack}.apply.log",
+        _hook("apply_start", address),
+        _hook("apply_complete", address, id_key="id", id_value="recorded"),
+    )
+    asyncio.run(Cloud.deploy(config, version="1.1.0", project_dir=project, checks=False))
+    assert not killed.exists()
+    assert killed.with_name(killed.name + ".checked").is_file()

@@ -29,7 +29,14 @@ from typing import Any
 
 from stacks_cloud.cdk import App
 from stacks_cloud.config import CloudConfig
-from stacks_cloud.core.errors import CloudError, CloudProviderError, ConfigError, Problem
+from stacks_cloud.core.errors import (
+    CloudError,
+    CloudProviderError,
+    ConfigError,
+    Orphan,
+    OrphanedResourcesError,
+    Problem,
+)
 from stacks_cloud.core.layout import CacheLayout
 from stacks_cloud.core.suggest import did_you_mean
 from stacks_cloud.models import (
@@ -58,6 +65,7 @@ from stacks_cloud.terraform.init_cache import InitCache
 from stacks_cloud.terraform.local import LocalExecutor
 from stacks_cloud.terraform.plan import Action, ResourceChange, counts, read_drift, read_plan
 from stacks_cloud.terraform.process import CancelledAfterExit
+from stacks_cloud.terraform.unrecorded import crashed_logs, unrecorded
 from stacks_cloud.terraform.version import require_terraform
 
 PLAN_FILE = "plan.tfplan"
@@ -481,6 +489,7 @@ class _DeployRun:
         try:
             terraform.phase("init")
             await terraform.init(on_line=sink, cache=self.init_cache)
+            await self._refuse_unrecorded(terraform)
             self.provider.runtime.progress.started(stack)
             applying = True
             events = await self._apply_plan(terraform, sink)
@@ -505,6 +514,37 @@ class _DeployRun:
         )
         self._record(stack, StackState.DEPLOYED, self.timings[stack], outputs=self.outputs[stack], run=identity)
         terraform.done(StackState.DEPLOYED, url=self.provider.url_from({stack: self.outputs[stack]}))
+
+    async def _refuse_unrecorded(self, terraform: StackRunner) -> None:
+        """Before applying: what an earlier apply of this stack created and never recorded (its terraform was
+        killed) is reported with the command to import each resource, instead of being created twice."""
+        logs = crashed_logs(self.config.work_dir.parent, terraform.name, current=self.config.work_dir)
+        if not logs:
+            return
+        missing = unrecorded(logs, await terraform.state_addresses())
+        if not missing:
+            return
+        orphans = [
+            Orphan(
+                created.address,
+                f"cd {terraform.path} && terraform import '{created.address}' '{created.identifier}'"
+                if created.complete and created.identifier
+                else f"(terraform was killed while creating it: look for it in the cloud; if it exists, cd"
+                f" {terraform.path} && terraform import '{created.address}' '<ID>')",
+            )
+            for created in missing
+        ]
+        sources = sorted({str(created.log) for created in missing})
+        raise OrphanedResourcesError(
+            "deploy",
+            orphans,
+            stack=terraform.name,
+            details=(
+                "found in terraform's own log of the apply that was killed: " + ", ".join(sources) + ". Once each"
+                " resource is imported, deploy again; if you delete them in the cloud instead, delete that log"
+                " too, then deploy again."
+            ),
+        )
 
     async def _apply_plan(self, terraform: StackRunner, sink: Callable[[str], None]) -> Events:
         """Apply the stack's saved plan when there is one (`cloud deploy --plan`), else plan and apply."""

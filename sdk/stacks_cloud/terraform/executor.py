@@ -68,6 +68,9 @@ class StackRunner(Protocol):
     async def outputs(self, *, timeout: float = 120) -> dict[str, Any]:
         """The stack's non-sensitive outputs."""
 
+    async def state_addresses(self, *, timeout: float = 120) -> set[str]:
+        """Every resource address in the stack's state (`terraform state list`)."""
+
     async def forget(self, addresses: list[str], *, on_line: LineCallback | None) -> None:
         """Remove `addresses` from the stack's state without destroying them."""
 

@@ -221,6 +221,15 @@ class StackDir:
         document: dict[str, Any] = json.loads(result.output.strip().splitlines()[-1])
         return document
 
+    async def state_addresses(self, *, timeout: float = 120) -> set[str]:
+        """Every resource address in the stack's state (`terraform state list`; none for a new stack)."""
+        result, events = await self.run(["state", "list", "-no-color"], action="state", timeout=timeout, on_line=None)
+        if result.exit_code != 0:
+            if "No state file was found" in result.output:
+                return set()
+            raise self.failure("state list", result, events)
+        return {line.strip() for line in result.output.splitlines() if line.strip() and not line.startswith("{")}
+
     async def outputs(self, *, timeout: float = 120) -> dict[str, Any]:
         """The stack's non-sensitive outputs (cdktf's cross-stack plumbing left out)."""
         result, events = await self.run(
