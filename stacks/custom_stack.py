@@ -131,7 +131,7 @@ class CustomStack(RegionalStack[AppConfig]):
             environment |= {
                 "CACHE_HOST": cache.address,
                 "CACHE_PORT": str(cache.port),
-                "CACHE_AUTH_SECRET_ARN": cache.auth_token_secret_arn,
+                "CACHE_USER": cache.user_id,  # IAM authentication: the function signs a token with its role
             }
             TerraformOutput(self, "CacheAddress", value=cache.address, description="Primary endpoint of Redis")
         placement = network.app_placement if network else None
@@ -162,7 +162,7 @@ class CustomStack(RegionalStack[AppConfig]):
         if database is not None:
             database.grant_read_secret(self.api.function)
         if cache is not None:
-            cache.grant_read_auth_token(self.api.function)
+            cache.grant_connect(self.api.function)
 
         # Outputs
         TerraformOutput(self, "ApiUrl", value=self.api.url, description="Invoke URL of the API's prod stage")

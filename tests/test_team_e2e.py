@@ -392,3 +392,66 @@ def test_rollback_status_and_destroy_from_the_clone_that_never_deployed_first(te
     assert "pass --recreate" in refused.stderr
     assert not (team.laptop.root / ".state").exists()
     assert not (team.runner.root / ".state").exists()
+
+
+IMPORT = re.compile(r"cd (?P<dir>\S+) && terraform import '(?P<address>[^']+)' '(?P<id>[^']+)'")
+
+
+def _rest_apis(team: Team, region: str) -> list[str]:
+    return [api["id"] for api in team.moto.client("apigateway", region).get_rest_apis()["items"]]
+
+
+def test_what_a_killed_first_create_left_unrecorded_is_named_and_imported_not_duplicated(team: Team) -> None:
+    """Issue 26, finding 9: everything dies during the first create of a stack (after the destroy above). A REST
+    API's id is picked by AWS, so no name collides: terraform's own log of the killed apply names it. The
+    next deploy creates nothing twice; the printed commands import what exists; then it converges."""
+    us = STACKS[0]
+    assert _rest_apis(team, "us-east-1") == []
+    log = team.work / "killed-create.log"
+    deploy = team.laptop.start("deploy", "--version", "v5", memory=512, log=log)
+    wait_for(log, [rf"^\[{re.escape(us)}\] aws_api_gateway_rest_api\.\S+: created"])
+    children = _stack_pids(team)
+    for pid in [deploy.pid, *children]:  # the machine goes away
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    deploy.wait(timeout=60)
+    wait_gone(children)
+    (api_id,) = _rest_apis(team, "us-east-1")
+    locks = [key.rsplit("/", 1)[1].removesuffix(".tfstate.tflock") for key in team.keys(".tflock")]
+    if locks:
+        unlocked = team.laptop.run("unlock", *(arg for stack in locks for arg in ("--stack", stack)), "--yes")
+        assert unlocked.returncode == 0, unlocked.stderr
+
+    refused = team.laptop.run("deploy", "--version", "v5", memory=512)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "exist in the cloud but not in this stack's state" in refused.stderr
+    assert "terraform import 'aws_api_gateway_rest_api." in refused.stderr
+    assert f"' '{api_id}'" in refused.stderr
+    assert _rest_apis(team, "us-east-1") == [api_id]  # the refused deploy created no second API
+
+    # The user runs the printed commands (an apply killed mid-create may also name resources it was creating:
+    # those without an id are looked up in the cloud, or, as here, left to the next deploy's own report).
+    output = refused.stderr
+    for _ in range(4):
+        for match in IMPORT.finditer(output):
+            if match["id"] != "<ID>":
+                imported = subprocess.run(
+                    ["terraform", "import", "-input=false", match["address"], match["id"]],
+                    cwd=match["dir"],
+                    env=team.laptop.env,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                    check=False,
+                )
+                assert imported.returncode == 0, imported.stdout + imported.stderr
+        for crashed_log in re.findall(r"log of the apply that was killed: (\S+?)[.,]\s", output):
+            if all(m["id"] == "<ID>" for m in IMPORT.finditer(output)):  # only unknowns left: as documented
+                Path(crashed_log).unlink(missing_ok=True)
+        again = team.laptop.run("deploy", "--version", "v5", memory=512)
+        if again.returncode == 0:
+            break
+        output = again.stderr
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _rest_apis(team, "us-east-1") == [api_id]  # imported, not created twice
+    assert all(len(_rest_apis(team, region)) == 1 for region in REGIONS)

@@ -281,17 +281,26 @@ def test_database_instance_rejects_bad_options(stack_scope: cdk.TerraformStack) 
     assert set(error.value.paths) == {"identifier", "instance_type", "engine"}
 
 
-def test_redis_grant_reads_its_token_secret_only(stack_scope: cdk.TerraformStack) -> None:
+def test_redis_grant_connect_allows_iam_authentication_to_this_group_and_user_only(
+    stack_scope: cdk.TerraformStack,
+) -> None:
     network = Vpc(stack_scope, "Network")
     api = Function(stack_scope, "Api", function_name="f", handler="h", code=CODE, vpc=network.app_placement)
     cache = RedisCluster(stack_scope, "Cache", network, cluster_id="c", num_cache_nodes=3)
-    cache.grant_read_auth_token(api)
+    cache.grant_connect(api)
+    assert cache.user_id == "c-app"
     out = synth(stack_scope)
-    (grant,) = [p for p in resources_of(out, "aws_iam_role_policy").values() if p["name"] == "Cache-ReadAuthToken"]
-    assert '"Action" = ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]' in grant["policy"]
-    assert '"Resource" = [aws_secretsmanager_secret.Cache_AuthToken_' in grant["policy"]
+    (grant,) = [p for p in resources_of(out, "aws_iam_role_policy").values() if p["name"] == "Cache-Connect"]
+    assert '"Action" = ["elasticache:Connect"]' in grant["policy"]
+    assert ':replicationgroup:c"' in grant["policy"]
+    assert "aws_elasticache_user.Cache_AppUser_" in grant["policy"]
     group = next(iter(resources_of(out, "aws_elasticache_replication_group").values()))
     assert (group["num_cache_clusters"], group["automatic_failover_enabled"]) == (3, True)
+
+
+def test_redis_older_than_7_is_refused_it_cannot_do_iam_authentication(stack_scope: cdk.TerraformStack) -> None:
+    with pytest.raises(ConfigError, match="older than Redis 7"):
+        RedisCluster(stack_scope, "Cache", Vpc(stack_scope, "Network"), cluster_id="c", engine_version="6.2")
 
 
 # --- secure defaults (what a security review asks for) ----------------------------------------------

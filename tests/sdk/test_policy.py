@@ -36,7 +36,7 @@ from stacks_cloud.core.errors import ConfigError
 from stacks_cloud.core.layout import CacheLayout
 from stacks_cloud.policy import RULES, load_suppressions, run_gate
 from stacks_cloud.policy.gate import CHECKOV_ENV, find_checkov
-from stacks_cloud.policy.rules import api_authorization, rds_tls, redis_encryption
+from stacks_cloud.policy.rules import api_authorization, rds_tls, redis_encryption, secret_in_state
 from stacks_cloud.policy.suppressions import Suppression
 from stacks_cloud.stacks import build_app
 from stacks_cloud.testing import synth
@@ -73,8 +73,50 @@ def test_redis_rule_flags_a_cache_cluster_and_a_group_without_tls_or_auth(stack_
     assert "cannot require AUTH" in cluster
     (group,) = [message for address, message in findings.items() if "replication_group" in address]
     assert "transit_encryption_enabled" in group
-    assert "auth_token" in group
+    assert "auth_token (or user_group_ids)" in group
     assert "at_rest" in group
+
+
+def test_secret_in_state_passes_the_sdks_data_tier(stack_scope: cdk.TerraformStack) -> None:
+    """The SDK's database (an RDS-managed password) and cache (IAM authentication) keep no secret in state."""
+    network = Vpc(stack_scope, "Net")
+    RedisCluster(stack_scope, "Cache", network, cluster_id="shop-cache")
+    DatabaseInstance(stack_scope, "Db", network, identifier="shop-db")
+    assert secret_in_state(synth(stack_scope)) == []
+
+
+def test_secret_in_state_fails_what_terraform_would_keep_in_clear(stack_scope: cdk.TerraformStack) -> None:
+    from stacks_cloud.cdk.aws import (
+        data_aws_secretsmanager_random_password,
+        elasticache_replication_group,
+        secretsmanager_secret_version,
+    )
+
+    token = data_aws_secretsmanager_random_password.DataAwsSecretsmanagerRandomPassword(
+        stack_scope, "Token", password_length=32
+    )
+    elasticache_replication_group.ElasticacheReplicationGroup(
+        stack_scope, "Group", replication_group_id="g", description="d", auth_token=token.random_password
+    )
+    secretsmanager_secret_version.SecretsmanagerSecretVersion(
+        stack_scope, "Version", secret_id="s", secret_string=token.random_password
+    )
+    secretsmanager_secret_version.SecretsmanagerSecretVersion(  # write-only: never stored
+        stack_scope, "WriteOnly", secret_id="s", secret_string_wo="x", secret_string_wo_version=1
+    )
+    findings = dict(secret_in_state(synth(stack_scope)))
+    assert sorted(address.split(".")[-2] for address in findings) == [
+        "aws_elasticache_replication_group",
+        "aws_secretsmanager_random_password",
+        "aws_secretsmanager_secret_version",
+    ]
+    group = next(message for address, message in findings.items() if "replication_group" in address)
+    assert (
+        group
+        == "its auth_token would be kept in the state in clear: authenticate with IAM (an aws_elasticache_user of type iam)"
+    )
+    version = next(message for address, message in findings.items() if "secret_version" in address)
+    assert "secret_string_wo" in version
 
 
 def test_rds_rule_passes_the_sdk_instance_for_each_engine(stack_scope: cdk.TerraformStack) -> None:

@@ -1,10 +1,14 @@
 """`RedisCluster`: Redis on ElastiCache in the VPC's private subnets (the guide's `CfnCacheCluster`, secured).
 
-A replication group (a cache cluster cannot require AUTH): TLS in transit, encryption at rest (with the
-given KMS key), an AUTH token that Terraform generates (Secrets Manager's random password) and keeps
-in a Secrets Manager secret the app reads (`grant_read_auth_token`), daily snapshots, and with two
-nodes or more, automatic failover across availability zones. Reachable only from the app's security
-group.
+A replication group (a cache cluster cannot require authentication): TLS in transit, encryption at rest
+(with the given KMS key), daily snapshots, and with two nodes or more, automatic failover across
+availability zones. Reachable only from the app's security group.
+
+Clients authenticate with IAM (ElastiCache's IAM authentication, Redis 7 and later): an ElastiCache user
+`<cluster_id>-app` in a user group whose `default` user is switched off; a client signs a short-lived
+token with its own AWS credentials (`grant_connect` lets a function's role do so; the `flush_redis` hook
+does it with `iam=True`). There is no password or AUTH token anywhere: none in the Terraform files, the
+state, the plans, Secrets Manager or the app's configuration.
 """
 
 from __future__ import annotations
@@ -14,17 +18,15 @@ from typing import Annotated, Required, TypedDict, Unpack
 
 from pydantic import AfterValidator, Field
 
-from stacks_cloud.cdk import Construct, TerraformResourceLifecycle
+from stacks_cloud.cdk import Construct
 from stacks_cloud.cdk.aws import (
-    data_aws_secretsmanager_random_password,
     elasticache_replication_group,
     elasticache_subnet_group,
-    secretsmanager_secret,
-    secretsmanager_secret_version,
+    elasticache_user,
+    elasticache_user_group,
 )
 from stacks_cloud.constructs._options import Options, options_signature, validate_options
-from stacks_cloud.constructs._stack import node_id, remember
-from stacks_cloud.constructs.database import SECRET_READ_ACTIONS
+from stacks_cloud.constructs._stack import account_of, partition_of, region_of, remember
 from stacks_cloud.constructs.grants import Grantable, grant
 from stacks_cloud.constructs.kms import EncryptionKey
 from stacks_cloud.constructs.network import Vpc
@@ -37,6 +39,15 @@ def _replication_group_id_problems(name: str) -> list[str]:
     return naming.elasticache_cluster_id_problems(name) if len(name) <= 40 else ["must be at most 40 characters"]
 
 
+def _iam_capable(version: str) -> str:
+    if int(version.split(".")[0]) < 7:
+        raise ValueError(
+            "is older than Redis 7, which IAM authentication needs (the cache has no password)."
+            " Fix: use 7.0 or later, e.g. '7.1'."
+        )
+    return version
+
+
 class CacheOptions(Options):
     cluster_id: Annotated[
         str, AfterValidator(naming.name_validator(_replication_group_id_problems, "ElastiCache replication group id"))
@@ -46,12 +57,13 @@ class CacheOptions(Options):
     """Default: cache.t3.micro (the guide's)."""
     num_cache_nodes: Annotated[int, Field(ge=1, le=6)] = 1
     """A primary and up to five replicas; two or more fail over automatically across zones. Default: 1."""
-    engine_version: Annotated[str, Field(pattern=r"^\d+\.\d+$")] = "7.1"
-    """Pinned so plans are stable (and required by some API emulators). Default: 7.1."""
+    engine_version: Annotated[str, Field(pattern=r"^\d+\.\d+$"), AfterValidator(_iam_capable)] = "7.1"
+    """Pinned so plans are stable (and required by some API emulators); 7.0 or later (IAM authentication).
+    Default: 7.1."""
     snapshot_retention_days: Annotated[int, Field(ge=1, le=35)] = 7
     """Daily snapshots kept. Default: 7."""
     encryption_key: EncryptionKey | None = None
-    """Encrypts the data at rest and the AUTH token's secret. Default: AWS-managed keys."""
+    """Encrypts the data at rest. Default: AWS-managed keys."""
 
 
 class CacheKwargs(TypedDict, total=False):
@@ -68,7 +80,8 @@ class CacheKwargs(TypedDict, total=False):
 
 @options_signature(CacheOptions, "vpc")
 class RedisCluster(Construct):
-    """Attributes: `group`, `address` (primary endpoint), `port`, `security_group_id`, `auth_token_secret_arn`."""
+    """Attributes: `group`, `address` (primary endpoint), `port`, `security_group_id`, `user_id` (the user
+    clients authenticate as with IAM)."""
 
     def __init__(self, scope: Construct, construct_id: str, vpc: Vpc, **options: Unpack[CacheKwargs]) -> None:
         props = validate_options(CacheOptions, scope, construct_id, dict(options))
@@ -86,24 +99,35 @@ class RedisCluster(Construct):
             description="Subnet group for Redis cluster",
             subnet_ids=vpc.private_subnet_ids,
         )
-        self.secret = secretsmanager_secret.SecretsmanagerSecret(
+        # IAM authentication: the app's user, and the group's required `default` user switched off.
+        self.cluster_id = props.cluster_id
+        self.user_id = f"{props.cluster_id}-app"
+        app_user = elasticache_user.ElasticacheUser(
             self,
-            "AuthToken",
-            name_prefix=f"{props.cluster_id}-auth-token-",
-            description=f"AUTH token of the Redis replication group {props.cluster_id}",
-            kms_key_id=key.arn if key else None,
+            "AppUser",
+            user_id=self.user_id,
+            user_name=self.user_id,  # IAM authentication: the name is the id
+            engine="redis",
+            access_string="on ~* +@all",
+            authentication_mode=elasticache_user.ElasticacheUserAuthenticationMode(type="iam"),
         )
-        token = data_aws_secretsmanager_random_password.DataAwsSecretsmanagerRandomPassword(
-            self, "RandomToken", password_length=64, exclude_punctuation=True
-        )
-        version = secretsmanager_secret_version.SecretsmanagerSecretVersion(
+        default_user = elasticache_user.ElasticacheUser(
             self,
-            "AuthTokenValue",
-            secret_id=self.secret.id,
-            secret_string=token.random_password,
-            # A new random value is read on every plan: the first one is kept.
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["secret_string"]),
+            "DefaultUser",
+            user_id=f"{props.cluster_id}-default",
+            user_name="default",
+            engine="redis",
+            access_string="off -@all",  # no command, no key: unauthenticated connections can do nothing
+            authentication_mode=elasticache_user.ElasticacheUserAuthenticationMode(type="no-password-required"),
         )
+        users = elasticache_user_group.ElasticacheUserGroup(
+            self,
+            "Users",
+            user_group_id=f"{props.cluster_id}-users",
+            engine="redis",
+            user_ids=[default_user.user_id, app_user.user_id],
+        )
+        self._app_user_arn = app_user.arn
         failover = props.num_cache_nodes >= 2
         major = props.engine_version.split(".")[0]
         self.group = elasticache_replication_group.ElasticacheReplicationGroup(
@@ -122,10 +146,7 @@ class RedisCluster(Construct):
             at_rest_encryption_enabled="true",
             kms_key_id=key.arn if key else None,
             transit_encryption_enabled=True,
-            auth_token=version.secret_string,
-            # A new token (the secret version replaced) is added next to the old one, so clients that
-            # still hold the old token keep working until they read the new one.
-            auth_token_update_strategy="ROTATE",
+            user_group_ids=[users.user_group_id],
             automatic_failover_enabled=failover,
             multi_az_enabled=failover,
             snapshot_retention_limit=props.snapshot_retention_days,
@@ -140,12 +161,11 @@ class RedisCluster(Construct):
     def port(self) -> int:
         return REDIS_PORT
 
-    @cached_property
-    def auth_token_secret_arn(self) -> str:
-        return str(self.secret.arn)
-
-    def grant_read_auth_token(self, grantee: Grantable) -> None:
-        """Let `grantee` read the AUTH token's secret (and nothing else in Secrets Manager)."""
-        grant(self, "ReadAuthToken", grantee, actions=SECRET_READ_ACTIONS, resources=[self.auth_token_secret_arn])
-        if self.encryption_key is not None:
-            self.encryption_key.grant_decrypt(grantee, label=node_id(self))
+    def grant_connect(self, grantee: Grantable) -> None:
+        """Let `grantee` connect as the app's user with IAM authentication (`elasticache:Connect` on this
+        replication group and that user, nothing else)."""
+        group_arn = (
+            f"arn:{partition_of(self)}:elasticache:{region_of(self)}:{account_of(self)}"
+            f":replicationgroup:{self.cluster_id}"
+        )
+        grant(self, "Connect", grantee, actions=("elasticache:Connect",), resources=[group_arn, self._app_user_arn])

@@ -98,8 +98,62 @@ def api_authorization(synthesized: Synth) -> RuleResult:
     ]
 
 
+SECRET_ATTRIBUTES: dict[str, dict[str, str]] = {
+    "resource": {
+        "aws_elasticache_replication_group": "auth_token",
+        "aws_elasticache_user": "passwords",
+        "aws_db_instance": "password",
+        "aws_rds_cluster": "master_password",
+        "aws_docdb_cluster": "master_password",
+        "aws_redshift_cluster": "master_password",
+        "aws_secretsmanager_secret_version": "secret_string",
+        "aws_ssm_parameter": "value",
+        "aws_iam_access_key": "*",
+        "aws_iam_user_login_profile": "*",
+        "random_password": "*",
+        "tls_private_key": "*",
+    },
+    "data": {
+        "aws_secretsmanager_random_password": "*",
+        "aws_secretsmanager_secret_version": "*",
+        "aws_kms_secrets": "*",
+    },
+}
+"""What Terraform keeps in the state in clear (`sensitive` hides a value from plans and output, never from
+the state): the attribute set, or `*` for a block whose results are secrets. The way out for each: a
+value the service generates and keeps (RDS's `manage_master_user_password`), IAM authentication
+(ElastiCache users of type `iam`), a write-only argument (`secret_string_wo`), or no Terraform at all."""
+
+_FIX = {
+    "aws_db_instance": "set manage_master_user_password (RDS generates and keeps it in Secrets Manager)",
+    "aws_rds_cluster": "set manage_master_user_password",
+    "aws_elasticache_replication_group": "authenticate with IAM (an aws_elasticache_user of type iam)",
+    "aws_elasticache_user": "use authentication_mode type iam",
+    "aws_secretsmanager_secret_version": "write it with secret_string_wo (write-only: never stored)",
+}
+
+
+def secret_in_state(synthesized: Synth) -> RuleResult:
+    """A stack whose state would hold a known secret in clear fails: state files are read by every
+    run, every backend and everyone with access to them."""
+    findings = []
+    for section, kinds in SECRET_ATTRIBUTES.items():
+        prefix = "data." if section == "data" else ""
+        for kind, attribute in kinds.items():
+            for name, body in synthesized.get(section, {}).get(kind, {}).items():
+                if attribute != "*" and body.get(attribute) in (None, "", []):
+                    continue
+                if kind == "aws_ssm_parameter" and body.get("type") != "SecureString":
+                    continue
+                what = f"its {attribute}" if attribute != "*" else "its results"
+                fix = _FIX.get(kind, "generate and keep the value outside Terraform")
+                findings.append((f"{prefix}{kind}.{name}", f"{what} would be kept in the state in clear: {fix}"))
+    return findings
+
+
 RULES: tuple[Rule, ...] = (
     Rule("STACKS_REDIS_ENCRYPTION", "Redis encrypts in transit and at rest and requires AUTH", redis_encryption),
     Rule("STACKS_RDS_TLS", "RDS instances refuse connections without TLS", rds_tls),
     Rule("STACKS_API_AUTHORIZATION", "API methods open to anyone carry a reasoned suppression", api_authorization),
+    Rule("STACKS_SECRET_IN_STATE", "No secret is kept in the Terraform state in clear", secret_in_state),
 )
