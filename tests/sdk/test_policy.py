@@ -111,10 +111,7 @@ def test_secret_in_state_fails_what_terraform_would_keep_in_clear(stack_scope: c
         "aws_secretsmanager_secret_version",
     ]
     group = next(message for address, message in findings.items() if "replication_group" in address)
-    assert (
-        group
-        == "its auth_token would be kept in the state in clear: authenticate with IAM (an aws_elasticache_user of type iam)"
-    )
+    assert group.startswith("its auth_token would be kept in the state in clear: authenticate with IAM")
     version = next(message for address, message in findings.items() if "secret_version" in address)
     assert "secret_string_wo" in version
 
