@@ -160,8 +160,8 @@ class Redis:
 
 
 @contextlib.contextmanager
-def redis_server(log_dir: Path, password: str | None = None) -> Iterator[Redis]:
-    """A real `redis-server` on 127.0.0.1 (no persistence), optionally with `requirepass`."""
+def redis_server(log_dir: Path, password: str | None = None, *, acl: list[str] | None = None) -> Iterator[Redis]:
+    """A real `redis-server` on 127.0.0.1 (no persistence), optionally with `requirepass` and ACL `user` lines."""
     executable = shutil.which("redis-server")
     if executable is None:
         pytest.skip("redis-server is not installed and ./scripts/setup could not install it (needs root + apt-get)")
@@ -169,6 +169,8 @@ def redis_server(log_dir: Path, password: str | None = None) -> Iterator[Redis]:
     command = [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     if password:
         command += ["--requirepass", password]
+    for line in acl or []:
+        command += ["--user", *line.split()]
     log = (log_dir / f"redis-{port}.log").open("wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     server = Redis(port, password)

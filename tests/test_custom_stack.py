@@ -99,11 +99,12 @@ def test_data_tier_is_off_by_default_and_wired_when_configured(custom_stack: Mak
         "DATABASE_SECRET_ARN",
         "CACHE_HOST",
         "CACHE_PORT",
-        "CACHE_AUTH_SECRET_ARN",
+        "CACHE_USER",
     }
+    assert variables["CACHE_USER"].endswith("-cache-app")  # IAM authentication: no secret to hand over
     assert variables["DATABASE_SECRET_ARN"].endswith(".master_user_secret[0].secret_arn}")
     grants = {p["name"] for p in resources_of(out, "aws_iam_role_policy").values()}
-    assert {"Database-ReadSecret", "Cache-ReadAuthToken"} <= grants
+    assert {"Database-ReadSecret", "Cache-Connect"} <= grants
     endpoints = {e["service_name"].rsplit(".", 1)[-1] for e in resources_of(out, "aws_vpc_endpoint").values()}
     assert endpoints == {"s3", "dynamodb", "sqs", "secretsmanager"}
     assert {"DatabaseEndpoint", "DatabaseSecretArn", "CacheAddress"} <= set(out["output"])

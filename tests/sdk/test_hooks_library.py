@@ -316,3 +316,45 @@ def test_rollback_then_notify_on_error() -> None:
     assert rolled == ["rollback"]
     (request,) = server.requests
     assert json.loads(request.body)["text"] == "Failed to deploy 1.4.0 to production: post_deploy hook 'smoke' failed"
+
+
+def test_the_iam_token_is_aws_documented_presigned_connect_request() -> None:
+    from botocore.credentials import Credentials
+
+    from stacks_cloud.hooks import IamAuth, iam_auth_token
+
+    token = iam_auth_token(
+        "shop-cache-app", IamAuth("shop-cache", "eu-west-1"), credentials=Credentials("AKIDEXAMPLE", "secret-key")
+    )
+    assert token.startswith("shop-cache/?Action=connect&User=shop-cache-app&")
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in token
+    assert "X-Amz-Credential=AKIDEXAMPLE%2F" in token
+    assert "%2Feu-west-1%2Felasticache%2Faws4_request" in token
+    assert "X-Amz-Expires=900" in token
+    assert "X-Amz-Signature=" in token
+    assert "secret-key" not in token
+
+
+def test_flush_redis_with_iam_authenticates_as_the_urls_user_with_a_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logs: pytest.LogCaptureFixture
+) -> None:
+    """redis-server stands in for ElastiCache: its `app` user takes any password (ElastiCache checks the
+    signature), its default user can do nothing, so the flush works only as `app`, with a token."""
+    from stacks_cloud.hooks import IamAuth
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "iam-secret-key-123")
+    acl = ["default on nopass ~* +@all", "app on nopass ~* +@all"]
+    with redis_server(tmp_path, acl=acl) as server:
+        server.client().set("page:/", "cached")
+        server.client().config_set("protected-mode", "no")
+        server.client().execute_command("ACL", "SETUSER", "default", "off")
+        url = f"redis://app@127.0.0.1:{server.port}/0"
+        run(Phase.POST_DEPLOY, flush_redis(url, iam=IamAuth("shop-cache", "us-east-1")), context())
+        import redis
+
+        check = redis.Redis(host="127.0.0.1", port=server.port, username="app", password="x")
+        assert check.dbsize() == 0
+        with pytest.raises(HookError, match="needs the user in the URL"):
+            run(Phase.POST_DEPLOY, flush_redis(f"redis://127.0.0.1:{server.port}/0", iam=IamAuth("c", "r")), context())
+    assert "X-Amz-Signature" not in logs.text

@@ -6,7 +6,7 @@ from stacks_cloud.hooks import warm_up, notify_slack, rollback_and_notify, hook
 
 from stacks_cloud.hooks.backup import create_backup
 from stacks_cloud.hooks.base import Hook, HookOutcome, Phase, as_hook, hook, run_phase
-from stacks_cloud.hooks.cache import flush_redis
+from stacks_cloud.hooks.cache import IamAuth, flush_redis, iam_auth_token
 from stacks_cloud.hooks.cdn import invalidate_cloudfront
 from stacks_cloud.hooks.checks import validate_env
 from stacks_cloud.hooks.http import EndpointResult, notify_slack, warm_up
@@ -17,6 +17,7 @@ __all__ = [
     "EndpointResult",
     "Hook",
     "HookOutcome",
+    "IamAuth",
     "Migration",
     "MigrationError",
     "Phase",
@@ -24,6 +25,7 @@ __all__ = [
     "create_backup",
     "flush_redis",
     "hook",
+    "iam_auth_token",
     "invalidate_cloudfront",
     "notify_slack",
     "rollback_and_notify",
