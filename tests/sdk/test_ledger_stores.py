@@ -4,6 +4,7 @@ Terraform Cloud against the TFE test server (state versions' serial checks for c
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import ssl
 import stat
@@ -105,6 +106,40 @@ def test_records_round_trip_and_history_is_newest_first(make_ledger: MakeLedger)
     assert other.get("production-20261127T100000000-aaaaaa") == oldest
     assert other.live("shop", "production") == newest
     assert other.history("shop", "staging") == []
+
+
+def test_no_planted_secret_reaches_any_store_raw_or_encoded(make_ledger: MakeLedger) -> None:
+    """Issue 26, findings 2 and 6: values under secret-looking keys the masker once missed, and a registered
+    secret holding a quote, a backslash, a tab and a non-ASCII character, through every write of each store."""
+    from stacks_cloud.core.secrets import register_secret
+
+    quoted = 'q"uo\\te\ttab-\u00e9-Ledger-55'
+    register_secret(quoted)
+    headers = {
+        "Authorization": "Bearer Ledger-Hdr-7781",
+        "api-key": "Ledger-Dash-6619",
+        "licenseKey": "Ledger-Lic-5521",
+        "sessionKey": "Ledger-Sess-3307",
+        "bearer": "Ledger-Bare-9902",
+        "passcode": "Ledger-Code-4410",
+        "jwt": "Ledger-Jwt-8812",
+    }
+    ledger = make_ledger()
+    deployment = "production-20261127T100000000-qqqqqq"
+    start(ledger, deployment, config_snapshot={"custom": {"headers": headers, "note": f"with {quoted}"}})
+    ledger.set_stack(deployment, "shop-eu", "deployed", outputs={"Note": f"out {quoted}"}, error=f"err {quoted}")
+    ledger.set_checks(deployment, f"passed: {quoted}")
+    ledger.set_status(deployment, "failed", error=f"failed with {quoted}")
+    (record,) = make_ledger().history("shop", "production")
+    text = json.dumps(record.__dict__, default=str, ensure_ascii=False)
+    encoded = json.dumps(record.__dict__, default=str)
+    for value in [quoted, *(v.removeprefix("Bearer ") for v in headers.values())]:
+        for form in {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}:
+            assert form not in text, value
+            assert form not in encoded, value
+    assert record.config_snapshot is not None
+    assert record.config_snapshot["custom"]["headers"] == dict.fromkeys(headers, "**********")
+    assert record.stacks["shop-eu"]["outputs"] == {"Note": "out **********"}
 
 
 def test_an_id_is_recorded_once(make_ledger: MakeLedger) -> None:
