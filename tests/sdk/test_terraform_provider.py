@@ -214,3 +214,33 @@ def test_a_killed_apply_whose_resources_are_all_in_the_state_is_checked_once(
     asyncio.run(Cloud.deploy(config, version="1.1.0", project_dir=project, checks=False))
     assert not killed.exists()
     assert killed.with_name(killed.name + ".checked").is_file()
+
+
+def test_import_ids_follow_each_types_format_and_fill_in_what_is_known() -> None:
+    from stacks_cloud.terraform.unrecorded import Created, import_id
+
+    synthesized = {
+        "resource": {
+            "aws_api_gateway_request_validator": {"V": {"rest_api_id": "${aws_api_gateway_rest_api.Api.id}"}},
+            "aws_api_gateway_method": {
+                "M": {
+                    "rest_api_id": "${aws_api_gateway_rest_api.Api.id}",
+                    "resource_id": "${aws_api_gateway_rest_api.Api.root_resource_id}",
+                    "http_method": "ANY",
+                }
+            },
+            "aws_kms_key": {"K": {"description": "k"}},
+        }
+    }
+    log = Path("x.apply.log")
+    orphans = {"aws_api_gateway_rest_api.Api": "api123"}
+    validator = Created("aws_api_gateway_request_validator.V", "val9", complete=True, log=log)
+    assert import_id(validator, synthesized, {}, orphans) == "api123/val9"
+    method = Created("aws_api_gateway_method.M", "agm-x", complete=True, log=log)
+    assert import_id(method, synthesized, {}, orphans) == "api123/<RESOURCE_ID>/ANY"  # the API is not imported yet
+    state = {"aws_api_gateway_rest_api.Api": {"id": "api123", "root_resource_id": "root7"}}
+    assert import_id(method, synthesized, state, {}) == "api123/root7/ANY"  # once it is
+    key = Created("aws_kms_key.K", "1234abcd", complete=True, log=log)
+    assert import_id(key, synthesized, {}, {}) == "1234abcd"
+    unknown = Created("aws_kms_key.K", None, complete=False, log=log)
+    assert import_id(unknown, synthesized, {}, {}) == "<ID>"

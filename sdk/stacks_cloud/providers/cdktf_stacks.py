@@ -65,7 +65,7 @@ from stacks_cloud.terraform.init_cache import InitCache
 from stacks_cloud.terraform.local import LocalExecutor
 from stacks_cloud.terraform.plan import Action, ResourceChange, counts, read_drift, read_plan
 from stacks_cloud.terraform.process import CancelledAfterExit
-from stacks_cloud.terraform.unrecorded import crashed_logs, unrecorded
+from stacks_cloud.terraform.unrecorded import crashed_logs, import_id, unrecorded
 from stacks_cloud.terraform.version import require_terraform
 
 PLAN_FILE = "plan.tfplan"
@@ -521,19 +521,19 @@ class _DeployRun:
         logs = crashed_logs(self.config.work_dir.parent, terraform.name, current=self.config.work_dir)
         if not logs:
             return
-        missing = unrecorded(logs, await terraform.state_addresses())
+        state = await terraform.state_resources()
+        missing = unrecorded(logs, set(state))
         if not missing:
             return
-        orphans = [
-            Orphan(
-                created.address,
-                f"cd {terraform.path} && terraform import '{created.address}' '{created.identifier}'"
-                if created.complete and created.identifier
-                else f"(terraform was killed while creating it: look for it in the cloud; if it exists, cd"
-                f" {terraform.path} && terraform import '{created.address}' '<ID>')",
-            )
-            for created in missing
-        ]
+        synthesized = json.loads((terraform.path / "cdk.tf.json").read_text())
+        ids = {created.address: created.identifier for created in missing if created.identifier}
+        orphans = []
+        for created in missing:
+            command = f"cd {terraform.path} && terraform import '{created.address}' "
+            command += f"'{import_id(created, synthesized, state, ids)}'"
+            if not created.complete:
+                command = f"(terraform was killed while creating it: if it exists in the cloud) {command}"
+            orphans.append(Orphan(created.address, command))
         sources = sorted({str(created.log) for created in missing})
         raise OrphanedResourcesError(
             "deploy",

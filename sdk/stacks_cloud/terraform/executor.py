@@ -68,8 +68,8 @@ class StackRunner(Protocol):
     async def outputs(self, *, timeout: float = 120) -> dict[str, Any]:
         """The stack's non-sensitive outputs."""
 
-    async def state_addresses(self, *, timeout: float = 120) -> set[str]:
-        """Every resource address in the stack's state (`terraform state list`)."""
+    async def state_resources(self, *, timeout: float = 120) -> dict[str, dict[str, Any]]:
+        """Each managed resource in the stack's state by address, with its attributes."""
 
     async def forget(self, addresses: list[str], *, on_line: LineCallback | None) -> None:
         """Remove `addresses` from the stack's state without destroying them."""

@@ -111,7 +111,12 @@ class StackDir:
         if self.on_event is not None:
             self.on_event(self.name, done_event(result, url))
 
+    UNLOGGED = frozenset({"state", "output"})
+    """Commands whose output is the state or its outputs (sensitive ones included): never written to a log."""
+
     def _log(self, action: str) -> Path | None:
+        if action in self.UNLOGGED:
+            return None
         return self.log_dir / f"{self.name}.{action}.log" if self.log_dir else None
 
     async def run(
@@ -221,14 +226,20 @@ class StackDir:
         document: dict[str, Any] = json.loads(result.output.strip().splitlines()[-1])
         return document
 
-    async def state_addresses(self, *, timeout: float = 120) -> set[str]:
-        """Every resource address in the stack's state (`terraform state list`; none for a new stack)."""
-        result, events = await self.run(["state", "list", "-no-color"], action="state", timeout=timeout, on_line=None)
+    async def state_resources(self, *, timeout: float = 120) -> dict[str, dict[str, Any]]:
+        """Each managed resource in the stack's state (`terraform state pull`) by address, with its attributes
+        (the first instance's); none for a new stack."""
+        result, events = await self.run(["state", "pull"], action="state", timeout=timeout, on_line=None)
         if result.exit_code != 0:
-            if "No state file was found" in result.output:
-                return set()
-            raise self.failure("state list", result, events)
-        return {line.strip() for line in result.output.splitlines() if line.strip() and not line.startswith("{")}
+            raise self.failure("state pull", result, events)
+        document = json.loads(result.output or "{}") if result.output.strip().startswith("{") else {}
+        resources: dict[str, dict[str, Any]] = {}
+        for resource in document.get("resources", []):
+            if resource.get("mode") != "managed" or resource.get("module"):
+                continue
+            instances = resource.get("instances") or [{}]
+            resources[f"{resource['type']}.{resource['name']}"] = instances[0].get("attributes") or {}
+        return resources
 
     async def outputs(self, *, timeout: float = 120) -> dict[str, Any]:
         """The stack's non-sensitive outputs (cdktf's cross-stack plumbing left out)."""

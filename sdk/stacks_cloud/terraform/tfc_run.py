@@ -161,10 +161,10 @@ class RemoteRun:
             and not str(item["attributes"]["name"]).startswith("cross-stack-output-")
         }
 
-    async def state_addresses(self, *, timeout: float = 120) -> set[str]:
-        """`terraform state list` on this machine (it reads the workspace's state)."""
+    async def state_resources(self, *, timeout: float = 120) -> dict[str, dict[str, Any]]:
+        """`terraform state pull` on this machine (it reads the workspace's state)."""
         await self.local.init(on_line=None)
-        return await self.local.state_addresses(timeout=timeout)
+        return await self.local.state_resources(timeout=timeout)
 
     async def forget(self, addresses: list[str], *, on_line: LineCallback | None) -> None:
         """`terraform state rm` on this machine: a state operation, which remote workspaces allow too."""

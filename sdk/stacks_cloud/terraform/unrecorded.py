@@ -14,8 +14,11 @@ the state is marked checked (`<log>.checked`) and never read again.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CHECKED_SUFFIX = ".checked"
 
@@ -83,6 +86,59 @@ def unrecorded(logs: list[Path], in_state: set[str]) -> list[Created]:
             if created.complete or created.address not in missing:
                 missing[created.address] = created
     return list(missing.values())
+
+
+IMPORT_FORMATS = {
+    "aws_api_gateway_resource": "{rest_api_id}/{id}",
+    "aws_api_gateway_request_validator": "{rest_api_id}/{id}",
+    "aws_api_gateway_deployment": "{rest_api_id}/{id}",
+    "aws_api_gateway_stage": "{rest_api_id}/{stage_name}",
+    "aws_api_gateway_method": "{rest_api_id}/{resource_id}/{http_method}",
+    "aws_api_gateway_integration": "{rest_api_id}/{resource_id}/{http_method}",
+    "aws_api_gateway_method_response": "{rest_api_id}/{resource_id}/{http_method}/{status_code}",
+    "aws_api_gateway_method_settings": "{rest_api_id}/{stage_name}/{method_path}",
+    "aws_lambda_permission": "{function_name}/{statement_id}",
+    "aws_iam_role_policy_attachment": "{role}/{policy_arn}",
+    "aws_route_table_association": "{subnet_id}/{route_table_id}",
+    "aws_kms_alias": "{name}",
+}
+"""`terraform import` ids that are not the resource's own id (the AWS provider's import docs), by type."""
+
+_FIELD = re.compile(r"\{(\w+)\}")
+_REFERENCE = re.compile(r"^\$\{([\w-]+\.[\w-]+)\.(\w+)\}$")
+
+
+def import_id(
+    created: Created,
+    synthesized: Mapping[str, Any],
+    state: Mapping[str, Mapping[str, Any]],
+    orphan_ids: Mapping[str, str],
+) -> str:
+    """The id `terraform import` takes for `created`: its own id, or its type's format (`IMPORT_FORMATS`)
+    filled from its configuration, where a reference is resolved against the state or the other unrecorded
+    resources' ids; what cannot be known yet stays a `<placeholder>` (import the others first)."""
+    kind, _, name = created.address.partition(".")
+    form = IMPORT_FORMATS.get(kind, "{id}")
+    resources = synthesized.get("resource")
+    body = resources.get(kind, {}).get(name, {}) if isinstance(resources, dict) else {}
+
+    def value(field: str) -> str:
+        if field == "id":
+            return created.identifier or "<ID>"
+        given = body.get(field) if isinstance(body, dict) else None
+        if isinstance(given, str) and "${" not in given:
+            return given
+        reference = _REFERENCE.match(given) if isinstance(given, str) else None
+        if reference:
+            address, attribute = reference.groups()
+            if attribute == "id" and address in orphan_ids:
+                return orphan_ids[address]
+            known = state.get(address, {}).get(attribute)
+            if isinstance(known, str | int):
+                return str(known)
+        return f"<{field.upper()}>"
+
+    return _FIELD.sub(lambda match: value(match[1]), form)
 
 
 def _event(line: str) -> dict[str, object]:
