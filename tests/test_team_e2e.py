@@ -425,14 +425,20 @@ def test_what_a_killed_first_create_left_unrecorded_is_named_and_imported_not_du
     refused = team.laptop.run("deploy", "--version", "v5", memory=512)
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "exist in the cloud but not in this stack's state" in refused.stderr
-    assert "terraform import 'aws_api_gateway_rest_api." in refused.stderr
-    assert f"' '{api_id}'" in refused.stderr
+    us_error = team.ledger.history("team", "development")[0].stacks[us]["error"] or ""  # each stack's report
+    assert "terraform import 'aws_api_gateway_rest_api." in us_error
+    assert f"' '{api_id}'" in us_error
     assert _rest_apis(team, "us-east-1") == [api_id]  # the refused deploy created no second API
 
     # The user runs the printed commands, round by round: an id that needs another resource's attribute
     # (a method needs its API's root resource) can be filled in once that one is imported. What the killed
     # apply was only creating has no id: when nothing else is left, the log is deleted, as documented.
-    output = refused.stderr
+    def reports(result: subprocess.CompletedProcess[str]) -> str:
+        """What the user reads: the CLI's error and each failed stack's (`cloud status` shows them too)."""
+        stacks = team.ledger.history("team", "development")[0].stacks.values()
+        return result.stderr + "\n".join(str(run.get("error") or "") for run in stacks)
+
+    output = reports(refused)
     for _ in range(6):
         ready = [match for match in IMPORT.finditer(output) if "<" not in match["id"]]
         for match in ready:
@@ -452,7 +458,7 @@ def test_what_a_killed_first_create_left_unrecorded_is_named_and_imported_not_du
         again = team.laptop.run("deploy", "--version", "v5", memory=512)
         if again.returncode == 0:
             break
-        output = again.stderr
+        output = reports(again)
     assert again.returncode == 0, again.stdout + again.stderr
     assert _rest_apis(team, "us-east-1") == [api_id]  # imported, not created twice
     assert all(len(_rest_apis(team, region)) == 1 for region in REGIONS)

@@ -157,3 +157,16 @@ def test_a_hooks_secrets_are_registered_before_any_hook_runs(monkeypatch: pytest
     register_hook_secrets(hooks)
     assert redact_text("error: https://chat.example.com/hook/abc-123-def") == f"error: {MASK}"
     assert MASK in redact_text("rediss://cache.example.com:6379/0?token=zz9-plural-z-alpha")
+
+
+def test_locations_are_never_taken_for_secret_environment_values(tmp_path: object) -> None:
+    """`PWD` matches the `pwd` rule, and the working folder must stay readable (`cloud env` prints it)."""
+    from stacks_cloud.core.secrets import register_secret_environment
+
+    folder = str(tmp_path)
+    names = register_secret_environment(
+        {"PWD": folder, "OLDPWD": "/somewhere/else-entirely", "CERT_PASSWORD_FILE": folder, "DB_PWD": "pwd-v4lue-99"}
+    )
+    assert names == ["DB_PWD"]
+    assert redact_text(f"cd {folder}") == f"cd {folder}"
+    assert redact_text("/somewhere/else-entirely") == "/somewhere/else-entirely"

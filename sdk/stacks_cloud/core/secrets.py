@@ -66,10 +66,17 @@ def register_secret_environment(environ: dict[str, str] | None = None) -> list[s
     one; the names registered."""
     names = []
     for name, value in (os.environ if environ is None else environ).items():
-        if looks_secret(name) and len(value) >= MIN_ENVIRONMENT_SECRET_LENGTH:
-            MASKER.register(value)
-            names.append(name)
+        if name.upper() in NOT_SECRET_VARIABLES or not looks_secret(name):
+            continue
+        if len(value) < MIN_ENVIRONMENT_SECRET_LENGTH or os.path.exists(value):  # a file or folder: a location
+            continue
+        MASKER.register(value)
+        names.append(name)
     return names
+
+
+NOT_SECRET_VARIABLES = frozenset({"PWD", "OLDPWD", "SSH_AUTH_SOCK", "GPG_AGENT_INFO", "XAUTHORITY"})
+"""Variables whose names match the secret rule but that hold where things are (`PWD` has "pwd")."""
 
 
 class Masker:

@@ -16,6 +16,7 @@ diagnostics as a local one is (a held state lock, resources created but not reco
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import tarfile
@@ -237,7 +238,17 @@ class RemoteRun:
         self, attributes: dict[str, Any], *, on_line: LineCallback | None, timeout: float, action: str
     ) -> tuple[dict[str, Any], Events]:
         """Create the run, follow it to its end; stop it if this task is cancelled or `timeout` passes."""
-        await asyncio.to_thread(self._create_run, attributes)
+        creating = asyncio.ensure_future(asyncio.to_thread(self._create_run, attributes))
+        try:
+            await asyncio.shield(creating)
+        except asyncio.CancelledError:
+            # Interrupted while the run was being created: the request may still create it. Wait for the
+            # answer, then stop what it made, so no run is left planning behind an interrupted deploy.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(creating)
+            if self.run_id is not None:
+                await asyncio.shield(asyncio.to_thread(self._stop, "interrupted"))
+            raise
         self._emit({"type": "run", "run": self.run_id or "", "url": self.run_url})
         events = Events()
         self._lines = []
