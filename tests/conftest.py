@@ -83,14 +83,14 @@ def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 
 
 SLOWEST_FIRST = [
-    "test_plan_drift_e2e.py",
+    "test_team_e2e.py",
     "test_cli_e2e.py",
+    "test_packaging.py",
+    "test_plan_drift_e2e.py",
     "test_terraform_cloud_remote_e2e.py",
     "test_terraform_cloud_e2e.py",
-    "test_team_e2e.py",
     "test_secure_deploy_e2e.py",
     "test_remote_state_e2e.py",
-    "test_packaging.py",
 ]
 """Test files that deploy against moto (minutes each), longest first. With `-n N --dist loadfile` each file
 runs on one worker; starting these first keeps the suite's wall time near the longest of them rather than

@@ -316,6 +316,7 @@ def test_the_readme_path_works_as_printed_from_the_wheel_outside_the_repository(
     system_path = [p for p in os.environ["PATH"].split(os.pathsep) if not Path(p).is_relative_to(REPO)]
     env = {k: v for k, v in os.environ.items() if k not in (*_REPO_ONLY, "PYTHONPATH", "VIRTUAL_ENV", "APP_ENV")}
     env.update(PATH=os.pathsep.join([str(venv / "bin"), *system_path]), VIRTUAL_ENV=str(venv))
+    env["npm_config_prefer_offline"] = "true"  # npm's own setting: its cache first (the command stays as printed)
     env = moto.aws_env(env)
 
     def shell(script: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
