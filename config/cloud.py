@@ -94,6 +94,17 @@ CLOUD: dict[str, Any] = {
         "routing": "latency",  # 'latency' | 'geolocation' | 'weighted'
         "domainName": "api.myapp.com",
         "hostedZone": "myapp.com",  # an existing public zone, looked up by name
+        # Production is released region by region: us-east-1 alone, watched for 10 minutes (its health
+        # check every 30 s; add CloudWatch alarm names under "alarms"), then the other two together, then
+        # the global stack. A failed gate halts the release and rolls us-east-1 back to what was live.
+        # Development and staging deploy every region at once, without gates.
+        "rollout": {
+            "waves": [["us-east-1"], ["eu-west-1", "ap-southeast-1"]],
+            "bakeTime": 600,
+            "checkInterval": 30,
+            "onFailure": "rollback",
+            "environments": ["production"],
+        },
     },
     # Where each stack keeps its state. The default is local files in .state/; for a team use S3:
     #   "state": {"backend": "s3", "s3": {"bucket": "acme-tfstate", "region": "us-east-1"}},

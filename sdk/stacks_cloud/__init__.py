@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "DeploymentResult": "stacks_cloud.models",
     "DeploymentStatus": "stacks_cloud.models",
     "Health": "stacks_cloud.models",
+    "GateResult": "stacks_cloud.models",
     "HealthCheck": "stacks_cloud.models",
     "PlanSummary": "stacks_cloud.models",
     "State": "stacks_cloud.models",
@@ -38,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "DerivedName": "stacks_cloud.config",
     "Model": "stacks_cloud.config",
     "ProviderSettings": "stacks_cloud.config",
+    "RolloutConfig": "stacks_cloud.config",
     "from_env": "stacks_cloud.config",
     # errors
     "CloudError": "stacks_cloud.core.errors",
@@ -45,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "ConfigError": "stacks_cloud.core.errors",
     "HookError": "stacks_cloud.core.errors",
     "InfrastructureError": "stacks_cloud.core.errors",
+    "RolloutHaltedError": "stacks_cloud.core.errors",
     "Problem": "stacks_cloud.core.errors",
     # hooks
     "Hook": "stacks_cloud.hooks.base",
@@ -72,6 +75,7 @@ __all__ = [
     "DeploymentResult",
     "DeploymentStatus",
     "DerivedName",
+    "GateResult",
     "GlobalStack",
     "Health",
     "HealthCheck",
@@ -86,6 +90,8 @@ __all__ = [
     "ProviderSettings",
     "RegionalStack",
     "RegionalStackProps",
+    "RolloutConfig",
+    "RolloutHaltedError",
     "State",
     "build_app",
     "from_env",
@@ -108,7 +114,15 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from stacks_cloud.config import AwsSettings, CloudConfig, DerivedName, Model, ProviderSettings, from_env
+    from stacks_cloud.config import (
+        AwsSettings,
+        CloudConfig,
+        DerivedName,
+        Model,
+        ProviderSettings,
+        RolloutConfig,
+        from_env,
+    )
     from stacks_cloud.core.errors import (
         CloudError,
         CloudProviderError,
@@ -116,6 +130,7 @@ if TYPE_CHECKING:
         HookError,
         InfrastructureError,
         Problem,
+        RolloutHaltedError,
     )
     from stacks_cloud.deploy.orchestrator import Cloud, history
     from stacks_cloud.hooks.base import Hook, Phase, hook
@@ -124,6 +139,7 @@ if TYPE_CHECKING:
         DeploymentContext,
         DeploymentResult,
         DeploymentStatus,
+        GateResult,
         Health,
         HealthCheck,
         PlanSummary,

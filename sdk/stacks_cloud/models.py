@@ -36,6 +36,11 @@ class State(StrEnum):
     DESTROYED = "destroyed"
     ROLLED_BACK = "rolled_back"
     """Failed, and an earlier deployment was deployed again in its place."""
+    PARTIAL = "partial"
+    """Rolled out to some waves on purpose (`--wave`, `--regions`): a later deploy continues it."""
+    HALTED = "halted"
+    """A rollout gate failed during a bake: no later wave started (the deployed waves rolled back, unless the
+    config said to leave them)."""
 
 
 COMPLETED_STATES = frozenset({State.RUNNING, State.SUPERSEDED})
@@ -72,6 +77,14 @@ class HealthCheck(BaseModel):
     health: Health = Health.UNKNOWN
     reason: str | None = None
     """e.g. `GET https://.../api/health: HTTP 503`, `GET ...: connection refused`; None when healthy."""
+
+
+class GateResult(BaseModel):
+    """What a rollout gate says about one region: whether the release may go on, and why not."""
+
+    passed: bool
+    reason: str | None = None
+    """Why it failed (or a note when it passed), e.g. `error rate 7.2% > 5% over 5 min`."""
 
 
 LineSink = Callable[[str, str], None]
@@ -112,6 +125,10 @@ class DeploymentConfig(BaseModel):
     on_line: LineSink | None = None
     timeout: float = 1800.0
     """Seconds one stack may take. Default: 30 min."""
+    kept: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Stacks known to be as this deployment would leave them, with their outputs: not applied, recorded as
+    deployed (a rollout's waves that an earlier deployment of the same synth applied; a rollback of a halted
+    rollout leaves the waves that never started)."""
 
 
 class DeploymentResult(BaseModel):
@@ -133,6 +150,8 @@ class DeploymentResult(BaseModel):
     """What each stack's apply did, as terraform counts it: `{"add": 2, "change": 0, "destroy": 0}`."""
     synthesized_dir: Path | None = None
     """The synthesized stacks that were applied (archived in the ledger for rollbacks)."""
+    partial: bool = False
+    """A rollout stopped on purpose before its last wave (`--wave`, `--regions`): recorded `partial`, not live."""
 
 
 class StackStatus(BaseModel):
@@ -275,6 +294,9 @@ class DeploymentRecord:
     """What the policy gate said before anything was applied: `passed: ...`, `skipped on request (...)`,
     `failed: ...`, or None (a rollback, which re-applies what was checked before, or a provider with
     nothing to check)."""
+    rollout: dict[str, Any] | None = None
+    """A rollout's progress: its waves (regions, stacks, status), each gate's verdict and reason, and why it
+    halted (see `deploy.rollout`); None for a deployment without waves."""
 
     @property
     def completed(self) -> bool:
@@ -328,6 +350,9 @@ class LedgerView(Protocol):
 
     def extract(self, deployment_id: str, target: Path) -> Path:
         """Unpack the deployment's archived synth into `target`; LookupError when it has none."""
+
+    def archive(self, deployment_id: str, synthesized_dir: Path) -> None:
+        """Keep the synth a deployment applies (for rollbacks, and to continue a rollout)."""
 
 
 @dataclass

@@ -16,6 +16,7 @@ from stacks_cloud.config.fields import PRODUCTION, AppName, DomainName, Environm
 from stacks_cloud.config.hooks import HooksConfig
 from stacks_cloud.config.multi_region import GeoLocation, MultiRegionConfig, Routing
 from stacks_cloud.config.providers import AwsSettings, ProviderSettings
+from stacks_cloud.config.rollout import OnFailure, RolloutConfig
 from stacks_cloud.config.state import (
     CloudStateSettings,
     S3StateSettings,
@@ -38,7 +39,9 @@ __all__ = [
     "HttpEndpoint",
     "Model",
     "MultiRegionConfig",
+    "OnFailure",
     "ProviderSettings",
+    "RolloutConfig",
     "Routing",
     "S3StateSettings",
     "StateConfig",

@@ -186,6 +186,8 @@ class CloudConfig(Model):
         problems += self._aws_settings_problems()
         problems += self._driver_problems()
         problems += self._environment_problems()
+        if self.multi_region.enabled and self.multi_region.rollout is not None:
+            problems += self.multi_region.rollout.problems(self.regions, list(self.environments))
         return problems
 
     def _environment_problems(self) -> list[Problem]:

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from stacks_cloud.config.base import Model
 from stacks_cloud.config.fields import DomainName
+from stacks_cloud.config.rollout import RolloutConfig
 from stacks_cloud.core import geo
 from stacks_cloud.core.errors import Problem
 from stacks_cloud.core.types import Region
@@ -109,6 +110,15 @@ class MultiRegionConfig(Model):
     """Geolocation routing: the region for users no location matches. Default: the primary region."""
     health_check_path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$")] = "/api/health"
     """Path each region's health check requests (HTTPS, through the API's stage). Default: /api/health."""
+    rollout: RolloutConfig | None = None
+    """How a release reaches the regions: waves, a bake time after each, the gates that must hold (see
+    `config.rollout`). Default: none, every region at once."""
+
+    def rollout_for(self, environment: str) -> RolloutConfig | None:
+        """The rollout `environment` deploys with, or None (every region at once, no gates)."""
+        if not self.enabled or self.rollout is None or not self.rollout.applies_to(environment):
+            return None
+        return self.rollout
 
     @property
     def regions(self) -> list[str]:

@@ -223,3 +223,19 @@ class OrphanedResourcesError(InfrastructureError):
             stack=stack,
             details=details,
         )
+
+
+class RolloutHaltedError(InfrastructureError):
+    """A rollout gate failed while a wave baked: no later wave started. Says which wave, region and gate, and
+    why (`wave` counts from 1); `rolled_back_to` is set once the deployed waves were rolled back."""
+
+    def __init__(self, *, wave: int, waves: int, region: str, gate: str, reason: str, stack: str | None) -> None:
+        self.wave = wave
+        self.waves = waves
+        self.region = region
+        self.gate = gate
+        self.reason = reason
+        self.rolled_back_to: str | None = None
+        super().__init__(
+            f"rollout halted in wave {wave} of {waves}: gate {gate!r} failed in {region}: {reason}", stack=stack
+        )

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from stacks_cloud import __version__
-from stacks_cloud.core.errors import CloudError, ConfigError, LedgerError, Problem
+from stacks_cloud.core.errors import CloudError, ConfigError, LedgerError, Problem, RolloutHaltedError
 from stacks_cloud.core.secrets import (
     MaskedDescriptors,
     MaskingStream,
@@ -106,6 +106,19 @@ def _deploy_options(deploy: argparse.ArgumentParser) -> None:
         "--skip-checks",
         action="store_true",
         help="deploy without the policy gate (recorded in the ledger; default: the gate runs first)",
+    )
+    deploy.add_argument(
+        "--wave",
+        type=int,
+        metavar="N",
+        help="roll out up to and including wave N of multiRegion.rollout, then stop (recorded partial; the next"
+        " deploy continues)",
+    )
+    deploy.add_argument(
+        "--regions",
+        nargs="+",
+        metavar="REGION",
+        help="roll out only these regions, in their waves' order (recorded partial unless every region)",
     )
     deploy.add_argument(
         "--rollback-on-interrupt",
@@ -354,10 +367,21 @@ def run_interruptible(main: Coroutine[Any, Any, int]) -> int:
 
 
 def _fail(args: argparse.Namespace, error: Exception, kind: str, *, prefix: str = "") -> None:
+    notes = [redact_text(note) for note in getattr(error, "__notes__", [])]  # what happened after (a rollback)
     text = redact_text(str(error))
-    print(prefix + text, file=sys.stderr)
+    print(prefix + "\n".join([text, *notes]), file=sys.stderr)
     if getattr(args, "json", False):
         data: dict[str, Any] = {"success": False, "error": text, "type": kind}
+        if notes:
+            data["notes"] = notes
+        if isinstance(error, RolloutHaltedError):
+            data["halted"] = {
+                "wave": error.wave,
+                "region": error.region,
+                "gate": error.gate,
+                "reason": redact_text(error.reason),
+                "rolled_back_to": error.rolled_back_to,
+            }
         data |= getattr(error, "deployment", None) or {}
         stack = getattr(error, "stack", None)
         if stack:
@@ -599,7 +623,13 @@ async def _change(args: argparse.Namespace, config: CloudConfig, project: Projec
         "stacks": progress.as_dict(),
     }
     verb = "rolled back" if args.command == "rollback" else "deployed"
-    _emit(args, data, f"{verb} {result.deployment_id}" + (f": {result.url}" if result.url else ""))
+    if result.partial:
+        verb = "rolled out part of"
+        data["next"] = "`cloud deploy` of the same release continues the rollout"
+    text = f"{verb} {result.deployment_id}" + (f": {result.url}" if result.url else "")
+    if result.partial:
+        text += f"\nnext: {data['next']}"
+    _emit(args, data, text)
     return EXIT_OK
 
 
@@ -645,6 +675,8 @@ async def _change_with(
         plan_dir=args.plan_dir.resolve() if args.plan_dir else None,
         force=args.force,
         timeout=args.timeout,
+        wave=args.wave,
+        regions=args.regions,
         **view,
     )
 

@@ -22,6 +22,7 @@ from typing import Any
 from stacks_cloud.config import CloudConfig
 from stacks_cloud.core.errors import ConfigError, Problem
 from stacks_cloud.deploy.rollback import destroy_target, destroyed_last, rollback_target
+from stacks_cloud.deploy.rollout import CONTINUABLE, rollout_of
 from stacks_cloud.deploy.saved_plans import check_plan_folder, read_saved_plans, save_plans
 from stacks_cloud.deploy.session import RunOptions, Session
 from stacks_cloud.deploy.snapshots import default_version, new_deployment_id, resolve_project_dir
@@ -76,6 +77,8 @@ class Cloud:
         on_event: EventSink | None = None,
         force: bool = False,
         timeout: float = 1800.0,
+        wave: int | None = None,
+        regions: list[str] | None = None,
     ) -> DeploymentResult:
         """Deploy `config` while holding the environment lock, after the policy gate (`checks=False`: without
         it, recorded in the ledger). `plan_dir` (written by `plan(out=...)`): apply exactly the plans saved
@@ -84,12 +87,19 @@ class Cloud:
         is identical to the live deployment's are skipped (`force=True`: applied anyway). `timeout`: seconds
         one stack may take (a Terraform Cloud run is canceled then, even while it is queued).
 
+        When `multiRegion.rollout` applies to the environment, regions deploy wave by wave, each baked under
+        its gates (`deploy.rollout`); a failed gate raises `RolloutHaltedError` after rolling the deployed
+        waves back (unless the config leaves them), recorded `halted`. `wave=N` stops after wave N and
+        `regions` deploys only those regions: the deployment is recorded `partial` (`result.partial`), and
+        the next deploy of the same release continues it.
+
         Raises `ConfigError` (nothing recorded) for an unknown stack, `DeploymentLockedError` (nothing
         recorded) when another run holds the environment, the provider's errors after recording a
         failure, and `asyncio.CancelledError` after recording an interruption.
         """
         session = Session(config, project_dir=project_dir, on_line=on_line, logger=logger, app=app, on_event=on_event)
         session.provider.check_stacks(config, stacks)
+        rollout_of(session.provider, config, wave=wave, regions=regions)  # a bad --wave/--regions: nothing recorded
         _check_run_environment(session)
         if plan_dir is not None:
             _refuse_saved_plans_for_runs_elsewhere(config, "--plan", plan_dir)
@@ -111,6 +121,8 @@ class Cloud:
                 saved_plans=saved,
                 force=force,
                 timeout=timeout,
+                wave=wave,
+                regions=regions,
             )
             return await session.apply(deployment_id, version or default_version(session.project_dir), options)
         finally:
@@ -365,7 +377,7 @@ def unfinished_deployment(
     record = newest[0]
     if record.id in in_progress or (live is not None and record.id == live.id):
         return None
-    if record.status not in (State.FAILED.value, State.INTERRUPTED.value) or record.kind == "destroy":
+    if record.status not in (State.FAILED.value, *CONTINUABLE) or record.kind == "destroy":
         return None
     applied = {
         stack: {"status": run["status"], "outputs": run.get("outputs") or {}}
@@ -379,11 +391,21 @@ def unfinished_deployment(
         if live is not None
         else "`cloud destroy` removes them"
     )
+    next_step = f"fix the cause, then `cloud deploy` completes it (unchanged stacks are skipped); or {undo}."
+    if record.rollout and record.status in CONTINUABLE:
+        waves = record.rollout.get("waves") or []
+        done = [str(wave["wave"]) for wave in waves if wave.get("status") == "passed"]
+        total = record.rollout.get("total_waves")
+        so_far = f"wave(s) {', '.join(done)} of {total} passed" if done else "no wave passed"
+        next_step = (
+            f"{so_far}: `cloud deploy` of the same release continues the rollout (what it applied is not applied"
+            f" again); or {undo}."
+        )
     return UnfinishedDeployment(
         deployment_id=record.id,
         status=record.status,
         version=record.version,
         error=record.error,
         applied=applied,
-        next_step=f"fix the cause, then `cloud deploy` completes it (unchanged stacks are skipped); or {undo}.",
+        next_step=next_step,
     )

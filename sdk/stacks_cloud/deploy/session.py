@@ -17,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from stacks_cloud.config import CloudConfig
+from stacks_cloud.config.rollout import OnFailure
 from stacks_cloud.core.errors import (
     CloudError,
     CloudProviderError,
@@ -28,12 +30,14 @@ from stacks_cloud.core.errors import (
     HookError,
     InfrastructureError,
     Problem,
+    RolloutHaltedError,
 )
 from stacks_cloud.core.layout import CacheLayout
 from stacks_cloud.core.secrets import mask_logger, redact_text, register_secret_environment
 from stacks_cloud.deploy.env_lock import EnvironmentLock
 from stacks_cloud.deploy.policy_step import PolicyStep
 from stacks_cloud.deploy.project import APP_FILE, load_app
+from stacks_cloud.deploy.rollout import Rollout, rollout_of
 from stacks_cloud.deploy.snapshots import (
     config_hash,
     config_snapshot,
@@ -79,6 +83,12 @@ class RunOptions:
     force: bool = False
     timeout: float = 1800.0
     """Seconds one stack may take (a Terraform Cloud run, from when it is queued)."""
+    wave: int | None = None
+    """Roll out up to and including this wave (`--wave`), then stop: recorded `partial`."""
+    regions: list[str] | None = None
+    """Roll out only these regions (`--regions`), in their waves' order: recorded `partial` unless all."""
+    kept: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Stacks not to apply, with their outputs (a rollback leaves the stacks the failed run never touched)."""
 
 
 class Session:
@@ -103,6 +113,7 @@ class Session:
         if app is None and (self.project_dir / APP_FILE).is_file():
             app = load_app(self.project_dir)
         self.on_line = on_line
+        self.on_event = on_event
         self.logger = logger or LOGGER
         mask_logger(self.logger)  # hooks log through it: registered secrets never reach a handler in clear
         mask_logger(self.logger.getChild("hooks"))
@@ -165,6 +176,7 @@ class Session:
             saved_plans=options.saved_plans is not None,
             force=options.force or options.target is not None,
             timeout=options.timeout,
+            kept=options.kept,
         )
 
     # --- a deployment, step by step -------------------------------------------------------------------------
@@ -192,8 +204,11 @@ class Session:
             deploy_config = self.deployment_config(deployment_id, version, options, config=cloud)
             if options.checks is not None:
                 deploy_config = await self.gate.run(deployment_id, deploy_config, options.checks)
-            result = await self._run_provider(deploy_config, options, cloud)
+            result = await self._run_provider(deploy_config, options, cloud, context)
             context.outputs, context.url = result.outputs, result.url
+            if result.partial:  # a rollout stopped on purpose: not live, the next deploy continues it
+                self.ledger.set_status(deployment_id, State.PARTIAL, url=result.url)
+                return result
             await self._hooks(Phase.POST_DEPLOY, cloud, context, options)
             self._make_live(deployment_id, result)
             return result
@@ -238,18 +253,37 @@ class Session:
         await run_phase(phase, hooks, context, environment=cloud.environment, logger=self.logger)
 
     async def _run_provider(
-        self, deploy_config: DeploymentConfig, options: RunOptions, cloud: CloudConfig
+        self, deploy_config: DeploymentConfig, options: RunOptions, cloud: CloudConfig, context: DeploymentContext
     ) -> DeploymentResult:
-        """Apply with the provider and record each stack it deployed (and the synth it applied)."""
+        """Apply with the provider (wave by wave when a rollout applies) and record each stack it deployed (and
+        the synth it applied)."""
         deployment_id = deploy_config.deployment_id
         self.ledger.set_status(deployment_id, State.DEPLOYING)
         self.deploy_called = True
+        rollout = (
+            None
+            if options.target is not None
+            else rollout_of(self.provider, cloud, wave=options.wave, regions=options.regions)
+        )
         if options.target is not None:
             result = await self.provider.rollback(options.target, deploy_config)
+        elif rollout is not None:
+            waves = Rollout(
+                self.provider,
+                rollout,
+                deploy_config,
+                context,
+                self.ledger,
+                say=self.say,
+                on_event=self.on_event,
+                wave=options.wave,
+                regions=options.regions,
+            )
+            result = (await waves.run()).model_copy(update={"partial": not waves.complete})
         else:
             result = await self.provider.deploy(deploy_config)
         result = result.model_copy(update={"version": deploy_config.version, "environment": cloud.environment})
-        if result.synthesized_dir is not None:
+        if result.synthesized_dir is not None and rollout is None:  # a rollout archived it before its first wave
             self.ledger.archive(deployment_id, result.synthesized_dir)
         if not result.success:
             raise InfrastructureError(f"provider {self.provider.name!r} reported the deployment as failed")
@@ -291,10 +325,39 @@ class Session:
         """Record the failure as the typed error it becomes, and run the on-error hooks."""
         typed = error if isinstance(error, CloudError) else self._as_provider_error(error)
         typed.deployment = {"deployment_id": deployment_id, "version": version, "environment": cloud.environment}
-        self.ledger.set_status(deployment_id, State.FAILED, error=redact_text(str(typed)))
+        if isinstance(typed, RolloutHaltedError):
+            await self._halted(typed, deployment_id, cloud, context)
+        else:
+            self.ledger.set_status(deployment_id, State.FAILED, error=redact_text(str(typed)))
         if options.run_hooks:
             await self._on_error(cloud, typed, context)
         return typed
+
+    async def _halted(
+        self, halt: RolloutHaltedError, deployment_id: str, cloud: CloudConfig, context: DeploymentContext
+    ) -> None:
+        """A gate failed: record `halted`, then roll the deployed waves back to the live deployment unless the
+        config leaves them for a human (the on-error hooks run after, knowing which)."""
+        self.ledger.set_status(deployment_id, State.HALTED, error=redact_text(str(halt)))
+        rollout = cloud.multi_region.rollout_for(cloud.environment)
+        if rollout is not None and rollout.on_failure is OnFailure.HALT:
+            live = self.ledger.live(*self.app_env)
+            then = f"`cloud rollback` restores {live.id} (version {live.version})" if live else "`cloud destroy`"
+            halt.add_note(f"the deployed waves were left as they are (onFailure: halt): {then}.")
+            return
+        try:
+            await self._context_rollback(deployment_id, context)
+        except Exception as failure:  # the halt is the error to report; the rollback's failure is a note on it
+            self.logger.error("rolling back the halted rollout failed: %s", failure)
+            halt.add_note(f"rolling back the deployed waves failed: {failure}")
+            return
+        halt.rolled_back_to = self.rolled_back_to
+        if self.rolled_back_to is not None:
+            text = f"{halt}; the deployed waves were rolled back to {self.rolled_back_to}"
+            self.ledger.set_status(deployment_id, State.HALTED, error=redact_text(text))
+            halt.add_note(f"the deployed waves were rolled back to {self.rolled_back_to} (what was live).")
+        else:
+            halt.add_note("nothing was live before it to roll back to: the deployed waves were left as they are.")
 
     def _as_provider_error(self, error: Exception) -> CloudProviderError:
         message = redact_text(f"{type(error).__name__}: {error}")
@@ -333,16 +396,27 @@ class Session:
                 "nothing to roll back to: no earlier deployment of %s completed", self.config.environment
             )
             return None
-        return await self.redeploy(target, rollback_of=failed)
+        kept: dict[str, dict[str, Any]] = {}
+        if self.progress.tracks_stacks:  # the stacks `failed` never touched are as `target` left them
+            kept = {
+                stack: dict(run.get("outputs") or {})
+                for stack, run in target.stacks.items()
+                if stack not in self.progress.applying and run.get("status") == StackState.DEPLOYED.value
+            }
+        return await self.redeploy(target, rollback_of=failed, kept=kept)
 
-    async def redeploy(self, target: DeploymentRecord, *, rollback_of: str | None) -> DeploymentResult:
-        """Deploy `target` again, exactly (its archive or config snapshot), without hooks or gate."""
+    async def redeploy(
+        self, target: DeploymentRecord, *, rollback_of: str | None, kept: dict[str, dict[str, Any]] | None = None
+    ) -> DeploymentResult:
+        """Deploy `target` again, exactly (its archive or config snapshot), without hooks or gate; `kept`: stacks
+        known to be as `target` left them (not applied again)."""
         self.rolled_back_to = target.id
         deployment_id = new_deployment_id(self.config.environment)
         self.logger.warning("rolling back to %s (version %s) as %s", target.id, target.version, deployment_id)
         self.progress.applying.clear()
-        options = RunOptions(rollback_of=rollback_of, target=target, run_hooks=False)
+        options = RunOptions(rollback_of=rollback_of, target=target, run_hooks=False, kept=kept or {})
         result = await self.apply(deployment_id, target.version, options)
-        if rollback_of is not None:
-            self.ledger.set_status(rollback_of, State.ROLLED_BACK)
+        replaced = self.ledger.get(rollback_of) if rollback_of is not None else None
+        if replaced is not None and replaced.status != State.HALTED:  # a halted rollout stays `halted`
+            self.ledger.set_status(replaced.id, State.ROLLED_BACK)
         return result

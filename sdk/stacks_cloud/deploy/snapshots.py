@@ -35,8 +35,12 @@ def resolve_project_dir(project_dir: Path | None) -> Path:
 
 def config_snapshot(config: CloudConfig) -> dict[str, Any]:
     """What the config deploys, as JSON: hooks and provider objects left out, every secret masked."""
-    data: dict[str, Any] = json.loads(config.model_dump_json(exclude={"hooks", "providers"}))
+    data: dict[str, Any] = json.loads(config.model_dump_json(exclude=_CALLABLES))
     return data
+
+
+_CALLABLES: Any = {"hooks": True, "providers": True, "multi_region": {"rollout": {"gates"}}}
+"""The config's Python objects (hooks, providers, rollout gates): not data, so never in a snapshot."""
 
 
 def config_hash(config: CloudConfig) -> str:
@@ -46,9 +50,12 @@ def config_hash(config: CloudConfig) -> str:
 
 def restore_config(current: CloudConfig, snapshot: dict[str, Any]) -> CloudConfig:
     """The config a snapshot was taken of: its values, with the current config's secrets, hooks and providers."""
-    values = _unmask(snapshot, current.model_dump(exclude={"hooks", "providers"}))
+    values = _unmask(snapshot, current.model_dump(exclude=_CALLABLES))
     values["hooks"] = current.hooks
     values["providers"] = current.providers
+    rollout = (values.get("multi_region") or {}).get("rollout")
+    if isinstance(rollout, dict) and current.multi_region.rollout is not None:
+        rollout["gates"] = current.multi_region.rollout.gates
     return type(current).model_validate(values)
 
 

@@ -14,7 +14,7 @@ from stacks_cloud.cdk import App
 from stacks_cloud.config import AwsSettings, CloudConfig
 from stacks_cloud.core.errors import ConfigError, Problem
 from stacks_cloud.core.secrets import register_secret
-from stacks_cloud.models import DeploymentConfig, Health, HealthCheck
+from stacks_cloud.models import DeploymentConfig, GateResult, Health, HealthCheck
 from stacks_cloud.providers.cdktf_stacks import CdktfStacksProvider
 
 RUN_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
@@ -99,6 +99,34 @@ class AwsProvider(CdktfStacksProvider):
         results = await asyncio.gather(*(asyncio.to_thread(self._check, url) for url in urls.values()))
         checked = dict(zip(urls, results, strict=True))
         return {stack: checked.get(stack, HealthCheck()) for stack in outputs}
+
+    async def check_alarms(self, config: CloudConfig, region: str, names: list[str]) -> dict[str, GateResult]:
+        """Each CloudWatch alarm in `region` (`DescribeAlarms`, metric and composite): failed when it is in
+        ALARM, or when no alarm has that name (a gate that cannot be read must not pass)."""
+        return await asyncio.to_thread(self._alarms, config, region, names)
+
+    def _alarms(self, config: CloudConfig, region: str, names: list[str]) -> dict[str, GateResult]:
+        import boto3  # only a rollout with alarms needs it
+
+        client = boto3.client("cloudwatch", region_name=region, endpoint_url=config.aws.endpoint or None)
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(names), 100):  # DescribeAlarms takes up to 100 names
+            pages = client.get_paginator("describe_alarms").paginate(
+                AlarmNames=names[start : start + 100], AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+            )
+            for page in pages:
+                for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
+                    found[alarm["AlarmName"]] = alarm
+        verdicts = {}
+        for name in names:
+            alarm = found.get(name)
+            if alarm is None:
+                verdicts[name] = GateResult(passed=False, reason=f"no alarm named {name!r} in {region}")
+            elif alarm["StateValue"] == "ALARM":
+                verdicts[name] = GateResult(passed=False, reason=f"in ALARM: {alarm.get('StateReason', '')}".strip())
+            else:
+                verdicts[name] = GateResult(passed=True, reason=None if alarm["StateValue"] == "OK" else "no data yet")
+        return verdicts
 
     def stack_url(self, stack: str, outputs: dict[str, Any]) -> str | None:
         value = outputs.get("Url" if stack.endswith("-global") else "ApiUrl")

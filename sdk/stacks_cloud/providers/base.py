@@ -22,7 +22,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
@@ -33,6 +33,8 @@ from stacks_cloud.models import (
     DeploymentRecord,
     DeploymentResult,
     DeploymentStatus,
+    GateResult,
+    HealthCheck,
     LedgerView,
     LineSink,
     PlanSummary,
@@ -143,6 +145,21 @@ class CloudProvider(ABC):
         """The stacks `config` produces (what `--stacks` may select, what `cloud bootstrap` prepares).
         Default: none (the provider deploys as one unit)."""
         return []
+
+    def region_stacks(self, config: CloudConfig) -> dict[str, list[str]]:
+        """Each region's stacks, for a rollout region by region (`multiRegion.rollout`). Default: none, the
+        provider deploys as one unit (a rollout declared for it is refused)."""
+        return {}
+
+    async def check_health(self, outputs: dict[str, dict[str, Any]]) -> dict[str, HealthCheck]:
+        """Each stack's health with the reason when it is not healthy (a rollout's health gate, `cloud status`).
+        Default: unknown for every stack (the gate then does not apply)."""
+        return {stack: HealthCheck() for stack in outputs}
+
+    async def check_alarms(self, config: CloudConfig, region: str, names: list[str]) -> dict[str, GateResult]:
+        """A rollout gate: each named alarm in `region`, failed when it is firing or missing. Default: the
+        provider has no alarms (raises `NotImplementedError`, which fails the gate with that reason)."""
+        raise NotImplementedError(f"provider {self.name!r} cannot read alarms")
 
     def check_stacks(self, config: CloudConfig, selected: list[str] | None) -> None:  # noqa: B027  (optional)
         """Refuse a stack selection this provider cannot deploy (raise `ConfigError`). Default: accept any."""

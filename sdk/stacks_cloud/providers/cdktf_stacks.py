@@ -54,7 +54,7 @@ from stacks_cloud.models import (
     StateLock,
 )
 from stacks_cloud.providers.base import CloudProvider
-from stacks_cloud.stacks.app import stack_names
+from stacks_cloud.stacks.app import regional_stack_name, stack_names
 from stacks_cloud.stacks.global_names import check_global_names
 from stacks_cloud.state import backend_for
 from stacks_cloud.state.base import RunNeeds
@@ -104,6 +104,15 @@ class CdktfStacksProvider(CloudProvider):
     def stack_names(self, config: CloudConfig) -> list[str]:
         """The stacks `config` produces (what `--stacks` may select). Default: the regions, then the global stack."""
         return stack_names(config)
+
+    def region_stacks(self, config: CloudConfig) -> dict[str, list[str]]:
+        """Each region's stack (`<app>-<env>-<region>`), for a rollout region by region."""
+        names = set(self.stack_names(config))
+        return {
+            region: [regional_stack_name(config, region)]
+            for region in config.regions
+            if regional_stack_name(config, region) in names
+        }
 
     # --- the tools ----------------------------------------------------------------------------------------
 
@@ -267,7 +276,8 @@ class CdktfStacksProvider(CloudProvider):
         )
         waves = self.waves(outdir, config.stacks)
         run = _DeployRun(self, config, outdir, self.executor(config.cloud))
-        to_apply = [stack for wave in waves for stack in wave if stack not in run.unchanged]
+        skipped = {**run.unchanged, **config.kept}
+        to_apply = [stack for wave in waves for stack in wave if stack not in skipped]
         if to_apply:
             await self.prepare_backend(config.cloud, to_apply, outdir)
         for wave in waves:
@@ -470,11 +480,14 @@ class _DeployRun:
         self.ledger.set_stack(self.config.deployment_id, stack, state, seconds=seconds, **fields)
 
     async def stack(self, stack: str) -> None:
-        if stack in self.unchanged:  # as applied by the live deployment: nothing for terraform to do
-            self.outputs[stack], self.timings[stack], self.changes[stack] = self.unchanged[stack], 0.0, {}
+        skipped = self.config.kept if stack in self.config.kept else self.unchanged
+        if stack in skipped:  # nothing for terraform to do
+            kept = skipped is self.config.kept
+            why = "applied by the earlier run of this release" if kept else "unchanged since the live deployment"
+            self.outputs[stack], self.timings[stack], self.changes[stack] = skipped[stack], 0.0, {}
             self._record(stack, StackState.DEPLOYED, 0.0, outputs=self.outputs[stack])
             terraform = self._runner(stack)
-            terraform.phase("unchanged", "unchanged since the live deployment: skipped (--force applies it)")
+            terraform.phase("unchanged", f"{why}: skipped (--force applies it)")
             terraform.done(StackState.UNCHANGED, url=self.provider.url_from({stack: self.outputs[stack]}))
             return
         async with self.limit:

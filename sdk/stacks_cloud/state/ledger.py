@@ -179,6 +179,7 @@ def new_record(
         "config_snapshot": masked(config_snapshot, by_key=True),
         "operator": current_operator(),
         "checks": None,
+        "rollout": None,
     }
 
 
@@ -203,6 +204,7 @@ def record_from(data: dict[str, Any], stacks: dict[str, dict[str, Any]]) -> Depl
         config_snapshot=data.get("config_snapshot"),
         operator=data.get("operator"),
         checks=data.get("checks"),
+        rollout=data.get("rollout"),
     )
 
 
@@ -258,6 +260,10 @@ class Ledger(ABC):
     @abstractmethod
     def set_checks(self, deployment_id: str, checks: str) -> None:
         """Record the policy gate's verdict for a deployment (see `DeploymentRecord.checks`)."""
+
+    @abstractmethod
+    def set_rollout(self, deployment_id: str, rollout: dict[str, Any]) -> None:
+        """Record a rollout's progress (see `DeploymentRecord.rollout`), replacing what was recorded."""
 
     @abstractmethod
     def set_stack(

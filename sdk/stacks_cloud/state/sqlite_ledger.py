@@ -24,7 +24,7 @@ from stacks_cloud.core.errors import LedgerError
 from stacks_cloud.models import FINAL_STATES, DeploymentRecord
 from stacks_cloud.state.ledger import Ledger, LockHolder, current_operator, masked
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 MIGRATIONS: dict[int, str] = {
     1: """
 CREATE TABLE IF NOT EXISTS deployments (
@@ -71,6 +71,9 @@ ALTER TABLE deployments ADD COLUMN checks TEXT;
 """,
     4: """
 ALTER TABLE stack_runs ADD COLUMN run TEXT;
+""",
+    5: """
+ALTER TABLE deployments ADD COLUMN rollout TEXT;
 """,
 }
 """Schema changes by the version they lead to; each runs once, in order, in one transaction."""
@@ -277,6 +280,10 @@ class SqliteLedger(Ledger):
         with self._transaction() as db:
             db.execute("UPDATE deployments SET checks = ? WHERE id = ?", (masked(checks), deployment_id))
 
+    def set_rollout(self, deployment_id: str, rollout: dict[str, Any]) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE deployments SET rollout = ? WHERE id = ?", (json.dumps(masked(rollout)), deployment_id))
+
     def set_stack(
         self,
         deployment_id: str,
@@ -338,6 +345,7 @@ class SqliteLedger(Ledger):
             schema = self._version(db)
             extra = "d.kind, d.config_snapshot, d.operator" if schema >= 2 else "'deploy', NULL, NULL"
             extra += ", d.checks" if schema >= 3 else ", NULL"
+            extra += ", d.rollout" if schema >= 5 else ", NULL"
             rows = db.execute(
                 "SELECT d.id, d.app, d.environment, d.version, d.provider, d.config_hash, d.status, d.url, d.error,"
                 f" d.rollback_of, d.started_at, d.finished_at, d.archive IS NOT NULL, {extra}"
@@ -381,6 +389,7 @@ class SqliteLedger(Ledger):
                         config_snapshot=json.loads(row[14]) if row[14] else None,
                         operator=row[15],
                         checks=row[16],
+                        rollout=json.loads(row[17]) if row[17] else None,
                     )
                 )
         return records

@@ -230,6 +230,9 @@ class TfcLedger(Ledger):
     def set_checks(self, deployment_id: str, checks: str) -> None:
         self._change_record(deployment_id, lambda record: record.update(checks=masked(checks)))
 
+    def set_rollout(self, deployment_id: str, rollout: dict[str, Any]) -> None:
+        self._change_record(deployment_id, lambda record: record.update(rollout=masked(rollout)))
+
     def set_stack(
         self,
         deployment_id: str,

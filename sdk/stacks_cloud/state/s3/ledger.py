@@ -215,6 +215,12 @@ class S3Ledger(Ledger):
 
         self._update(deployment_id, change)
 
+    def set_rollout(self, deployment_id: str, rollout: dict[str, Any]) -> None:
+        def change(data: dict[str, Any]) -> None:
+            data["rollout"] = masked(rollout)
+
+        self._update(deployment_id, change)
+
     def set_stack(
         self,
         deployment_id: str,
