@@ -87,6 +87,7 @@ SLOWEST_FIRST = [
     "test_cli_e2e.py",
     "test_packaging.py",
     "test_plan_drift_e2e.py",
+    "test_rollout_e2e.py",
     "test_terraform_cloud_remote_e2e.py",
     "test_terraform_cloud_e2e.py",
     "test_secure_deploy_e2e.py",

@@ -736,8 +736,28 @@ def _render_status(config: CloudConfig, status: DeploymentStatus, recent: list[d
             f" (pid {holder['pid']}), {state}"
         )
     width = max((len(str(r["version"])) for r in recent), default=0)  # columns line up, whatever the versions
-    lines += ["  history:"] + [f"    {r['id']}  {r['version']:<{width}}  {r['status']}" for r in recent]
+    lines.append("  history:")
+    for record in recent:
+        lines.append(f"    {record['id']}  {record['version']:<{width}}  {record['status']}")
+        if record.get("rollout"):
+            lines.append(f"      rollout: {_rollout_summary(record['rollout'])}")
     return "\n".join(lines)
+
+
+def _rollout_summary(rollout: dict[str, Any]) -> str:
+    """One line: each wave's regions and how it ended, why a rollout halted and what came of it."""
+    parts = []
+    for wave in rollout.get("waves") or []:
+        state = {"pending": "not started"}.get(wave["status"], wave["status"])
+        baked = f" {wave['baked_seconds']:g}s" if wave.get("baked_seconds") is not None else ""
+        parts.append(f"wave {wave['wave']} ({', '.join(wave['regions'])}) {state}{baked}")
+    text = ", ".join(parts)
+    halted = rollout.get("halted")
+    if halted:
+        text += f"; gate {halted['gate']} failed in {halted['region']}: {halted['reason']}"
+    if rollout.get("continues"):
+        text += f"; continued {rollout['continues']}"
+    return text
 
 
 if __name__ == "__main__":

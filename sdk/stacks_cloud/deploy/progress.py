@@ -29,7 +29,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from stacks_cloud.core.secrets import redact_text
-from stacks_cloud.terraform.events import Event
+from stacks_cloud.terraform.events import ROLLING_BACK, Event
 from stacks_cloud.terraform.plan import CHANGE_SUMMARY_KEYS, short_address
 
 CI_WIDTH = 250
@@ -37,6 +37,7 @@ CI_WIDTH = 250
 _ACTIONS = {"create": "creating", "update": "updating", "delete": "destroying", "read": "reading"}
 _REGION = re.compile(r"[a-z]{2}(?:-gov)?-[a-z]+-\d+$")
 _DONE = {"create": "created", "update": "updated", "delete": "destroyed", "read": "read"}
+_SHOWN_PHASES = frozenset({"baking", "baked", "halted", ROLLING_BACK})
 
 
 @dataclass
@@ -117,9 +118,13 @@ class Progress:
 
     def _on_phase(self, row: StackRow, event: Event) -> str | None:
         phase = str(event.get("phase", ""))
-        if row.started is None:
-            row.started = self._clock()
+        if row.started is None or phase == ROLLING_BACK:  # a rollback applies the stack again: counted afresh
+            row.started, row.ended = self._clock(), None
+        if phase == ROLLING_BACK:
+            row.total, row.done, row.changes, row.applied = None, 0, {}, {}
         row.phase, row.current = phase, ""
+        if phase in _SHOWN_PHASES:  # a bake's gates, a halt's reason: what the row's "now" says
+            row.current = str(event.get("message") or "")
         return str(event.get("message") or phase)
 
     def _on_refresh_start(self, row: StackRow, event: Event) -> str | None:
@@ -194,7 +199,7 @@ class Progress:
         row.ended = now
         row.phase = str(event.get("result", "done"))
         row.current = ""
-        row.url = event.get("url")
+        row.url = event.get("url") or row.url  # a later result (rolled back) keeps the address
         counts = row.changes if row.phase == "planned" else row.applied  # a plan applies nothing
         return f"{row.phase}: {_signed(counts)} in {row.elapsed(now):.0f}s"
 

@@ -374,10 +374,12 @@ class Rollout:
             await asyncio.sleep(min(self.rollout.check_interval.total_seconds(), remaining))
         wave.baked_seconds = round(self.clock() - started, 1)
         for region in wave.regions:
-            checks = sum(entry["checks"] for entry in wave.gates.values() if entry["region"] == region)
-            self._event(
-                wave, region, phase_event("baked", f"wave {wave.number} of {self.total}: {checks} gate checks passed")
+            held = [entry for entry in wave.gates.values() if entry["region"] == region]
+            reads = max((entry["checks"] for entry in held), default=0)
+            message = f"wave {wave.number} of {self.total}: baked {wave.baked_seconds:g}s, " + (
+                f"{len(held)} gate(s) held, read {reads} times" if held else "no gates"
             )
+            self._event(wave, region, phase_event("baked", message))
         self.say("rollout", f"wave {wave.number} of {self.total} baked {wave.baked_seconds:g}s: every gate held")
 
     def _event(self, wave: Wave, region: str, event: Any) -> None:

@@ -59,7 +59,7 @@ from stacks_cloud.providers.base import ApplyProgress, CloudProvider, ProviderRu
 from stacks_cloud.providers.registry import resolve_provider
 from stacks_cloud.stacks.app import CloudApp
 from stacks_cloud.state import Ledger, backend_for
-from stacks_cloud.terraform.events import EventSink
+from stacks_cloud.terraform.events import ROLLING_BACK, Event, EventSink, done_event, phase_event
 
 LOGGER = logging.getLogger("stacks_cloud")
 
@@ -146,6 +146,10 @@ class Session:
     def say(self, source: str, line: str) -> None:
         if self.on_line is not None:
             self.on_line(source, line)
+
+    def _event(self, stack: str, event: Event) -> None:
+        if self.on_event is not None:
+            self.on_event(stack, event)
 
     async def acquire(self, deployment_id: str, operation: str) -> None:
         """Take the environment lock (see `deploy.env_lock`)."""
@@ -345,6 +349,10 @@ class Session:
             then = f"`cloud rollback` restores {live.id} (version {live.version})" if live else "`cloud destroy`"
             halt.add_note(f"the deployed waves were left as they are (onFailure: halt): {then}.")
             return
+        touched = list(self.progress.applying)
+        self.say("rollout", f"halted: {halt.reason}; rolling back {', '.join(touched) or 'nothing'} to what was live")
+        for stack in touched:
+            self._event(stack, phase_event(ROLLING_BACK, "rolling back to what was live before the halted rollout"))
         try:
             await self._context_rollback(deployment_id, context)
         except Exception as failure:  # the halt is the error to report; the rollback's failure is a note on it
@@ -352,6 +360,8 @@ class Session:
             halt.add_note(f"rolling back the deployed waves failed: {failure}")
             return
         halt.rolled_back_to = self.rolled_back_to
+        for stack in touched:
+            self._event(stack, done_event("rolled back" if self.rolled_back_to else "halted"))
         if self.rolled_back_to is not None:
             text = f"{halt}; the deployed waves were rolled back to {self.rolled_back_to}"
             self.ledger.set_status(deployment_id, State.HALTED, error=redact_text(text))
@@ -412,7 +422,8 @@ class Session:
         known to be as `target` left them (not applied again)."""
         self.rolled_back_to = target.id
         deployment_id = new_deployment_id(self.config.environment)
-        self.logger.warning("rolling back to %s (version %s) as %s", target.id, target.version, deployment_id)
+        self.logger.info("rolling back to %s (version %s) as %s", target.id, target.version, deployment_id)
+        self.say("rollback", f"rolling back to {target.id} (version {target.version}) as {deployment_id}")
         self.progress.applying.clear()
         options = RunOptions(rollback_of=rollback_of, target=target, run_hooks=False, kept=kept or {})
         result = await self.apply(deployment_id, target.version, options)

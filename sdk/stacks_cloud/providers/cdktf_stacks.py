@@ -486,6 +486,8 @@ class _DeployRun:
             why = "applied by the earlier run of this release" if kept else "unchanged since the live deployment"
             self.outputs[stack], self.timings[stack], self.changes[stack] = skipped[stack], 0.0, {}
             self._record(stack, StackState.DEPLOYED, 0.0, outputs=self.outputs[stack])
+            if kept and self.config.rollback_of is not None:
+                return  # a rollback: the failed run never touched it, nothing to show
             terraform = self._runner(stack)
             terraform.phase("unchanged", f"{why}: skipped (--force applies it)")
             terraform.done(StackState.UNCHANGED, url=self.provider.url_from({stack: self.outputs[stack]}))

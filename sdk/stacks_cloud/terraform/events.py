@@ -72,6 +72,10 @@ EventSink = Callable[[str, Event], None]
 """`sink(stack, event)`: the events of a stack as they happen, for a live view."""
 
 
+ROLLING_BACK = "rolling back"
+"""The phase of a stack a rollback applies again (a live view restarts its row: time and counts are the rollback's)."""
+
+
 def phase_event(phase: str, message: str | None = None) -> Event:
     return {"type": "phase", "phase": phase, "message": message}
 
