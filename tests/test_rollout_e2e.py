@@ -369,6 +369,11 @@ def test_a_rollout_stopped_after_its_first_wave_on_purpose_is_continued(project:
     assert "wave 1 of 2 baked" not in rest.stderr
     assert project.releases() == {US: "v4", EU: "v4", AP: "v4"}
     assert project.history()[0].status == "running"
+    asked = len(project.health.requests)
+    again = ok(project.cloud("deploy", "--env", "production", "--version", "v4", "--skip-checks", release="v4"))
+    for wave in ("1 of 2", "2 of 2"):  # nothing applied: nothing new to watch
+        assert f"[rollout] wave {wave}: unchanged since the live deployment, not baked" in again.stderr
+    assert len(project.health.requests) == asked
     bad = project.cloud("deploy", "--env", "production", "--wave", "3", "--skip-checks", release="v4")
     assert bad.returncode == 2, bad.stderr
     assert "--wave = 3: is not a wave of this rollout (1 to 2). Fix: pick one of them." in bad.stderr

@@ -38,6 +38,7 @@ _ACTIONS = {"create": "creating", "update": "updating", "delete": "destroying", 
 _REGION = re.compile(r"[a-z]{2}(?:-gov)?-[a-z]+-\d+$")
 _DONE = {"create": "created", "update": "updated", "delete": "destroyed", "read": "read"}
 _SHOWN_PHASES = frozenset({"baking", "baked", "halted", ROLLING_BACK})
+_WAVE_PREFIX = re.compile(r"^wave \d+ of \d+: (?:baking )?")
 
 
 @dataclass
@@ -124,7 +125,7 @@ class Progress:
             row.total, row.done, row.changes, row.applied = None, 0, {}, {}
         row.phase, row.current = phase, ""
         if phase in _SHOWN_PHASES:  # a bake's gates, a halt's reason: what the row's "now" says
-            row.current = str(event.get("message") or "")
+            row.current = _WAVE_PREFIX.sub("", str(event.get("message") or ""))  # the phase column says the rest
         return str(event.get("message") or phase)
 
     def _on_refresh_start(self, row: StackRow, event: Event) -> str | None:

@@ -198,7 +198,14 @@ class Rollout:
         if config.stacks:  # `--stacks`: the rollout of those stacks only
             full = WavePlan(
                 [
-                    Wave(w.number, {r: [s for s in stacks if s in config.stacks] for r, stacks in w.by_region.items()})
+                    Wave(
+                        w.number,
+                        {
+                            region: [s for s in stacks if s in config.stacks]
+                            for region, stacks in w.by_region.items()
+                            if any(s in config.stacks for s in stacks)
+                        },
+                    )
                     for w in full.waves
                     if any(s in config.stacks for s in w.stacks)
                 ],
@@ -275,8 +282,13 @@ class Rollout:
         self.say("rollout", f"wave {wave.number} of {self.total}: {where}")
         wave.status = "deploying"
         self.record()
-        self._merge(result, await self._apply(config, wave.stacks, kept))
+        applied = await self._apply(config, wave.stacks, kept)
+        self._merge(result, applied)
         self.context.outputs = dict(result.outputs)
+        if all(not applied.timings.get(stack) and stack not in kept for stack in wave.stacks):
+            wave.status = "passed"  # every stack as the live deployment has it: nothing new to watch
+            self.say("rollout", f"wave {wave.number} of {self.total}: unchanged since the live deployment, not baked")
+            return
         wave.status = "baking"
         self.record()
         await self._bake(wave, result.outputs)
