@@ -407,7 +407,10 @@ class Session:
             )
             return None
         kept: dict[str, dict[str, Any]] = {}
-        if self.progress.tracks_stacks:  # the stacks `failed` never touched are as `target` left them
+        newest = [record.id for record in self.ledger.history(*self.app_env, limit=2)]
+        if self.progress.tracks_stacks and newest == [failed, target.id]:
+            # `failed` came right after `target`: the stacks it never touched are as `target` left them (with
+            # another run in between, that run may have changed them: every stack is applied again)
             kept = {
                 stack: dict(run.get("outputs") or {})
                 for stack, run in target.stacks.items()
