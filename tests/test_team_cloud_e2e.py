@@ -192,7 +192,12 @@ def test_a_killed_cli_is_taken_over_by_the_other_clone(team: Team) -> None:
     log = team.work / "killed.log"
     deploy = team.laptop.start("deploy", "--version", "v3", "--skip-checks", hold=60, log=log)
     deadline = time.monotonic() + 120
-    while team.ledger.read_lock("crew", "development") is None and time.monotonic() < deadline:
+
+    def in_its_hook() -> bool:  # the lock is taken, then the deployment recorded, then the hooks run
+        newest = team.ledger.history("crew", "development", limit=1)
+        return bool(newest) and newest[0].version == "v3" and newest[0].status == "pending"
+
+    while not in_its_hook() and time.monotonic() < deadline:
         time.sleep(0.5)
     holder = team.ledger.read_lock("crew", "development")
     assert holder is not None
