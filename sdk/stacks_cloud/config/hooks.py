@@ -40,6 +40,20 @@ def arity_problem(function: Any, arguments: int) -> str | None:
     return None
 
 
+def call_problems(path: str, functions: list[Any], arguments: int, called_as: str, fix: str) -> list[Problem]:
+    """One problem per function (at `path.<index>`) that cannot take `arguments` positional arguments."""
+    return [
+        Problem(
+            f"{path}.{index}",
+            getattr(function, "__name__", getattr(function, "name", repr(function))),
+            f"{problem}: {called_as}.",
+            fix,
+        )
+        for index, function in enumerate(functions)
+        if (problem := arity_problem(function, arguments))
+    ]
+
+
 class HooksConfig(Model):
     """Deployment hooks per phase; each phase takes one callable or a list run in order."""
 
@@ -58,15 +72,7 @@ class HooksConfig(Model):
             ("post_deploy", 1, "def hook(context)"),
             ("on_error", 2, "def hook(error, context)"),
         ):
-            for index, function in enumerate(getattr(self, phase)):
-                problem = arity_problem(function, arguments)
-                if problem:
-                    problems.append(
-                        Problem(
-                            f"hooks.{phase}.{index}",
-                            getattr(function, "__name__", getattr(function, "name", repr(function))),
-                            f"{problem}: {phase} hooks are called as {form.removeprefix('def hook')}.",
-                            f"define it as `{form}:` (async def works too).",
-                        )
-                    )
+            called_as = f"{phase} hooks are called as {form.removeprefix('def hook')}"
+            fix = f"define it as `{form}:` (async def works too)."
+            problems += call_problems(f"hooks.{phase}", getattr(self, phase), arguments, called_as, fix)
         return problems

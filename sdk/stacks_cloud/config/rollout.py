@@ -24,7 +24,7 @@ from pydantic import BeforeValidator, Field
 
 from stacks_cloud.config.base import Model
 from stacks_cloud.config.fields import EnvironmentName
-from stacks_cloud.config.hooks import HookList, arity_problem
+from stacks_cloud.config.hooks import HookList, call_problems
 from stacks_cloud.core.errors import Problem
 from stacks_cloud.core.types import Region
 
@@ -37,6 +37,7 @@ def _seconds(value: Any) -> Any:
 
 Seconds = Annotated[timedelta, BeforeValidator(_seconds)]
 
+_PATH = "multi_region.rollout"
 TOGETHER = "together"
 """`waves: "together"`: every region in one wave (with the gates, if any, after it)."""
 
@@ -90,44 +91,63 @@ class RolloutConfig(Model):
         return [list(wave) for wave in self.waves]
 
     def problems(self, regions: list[str], environments: list[str]) -> list[Problem]:
-        """Every region in exactly one wave, no empty wave, known environments, callable gates."""
-        problems: list[Problem] = []
-        path = "multi_region.rollout"
-        if isinstance(self.waves, list):
-            seen: dict[str, int] = {}
-            for index, wave in enumerate(self.waves):
-                if not wave:
-                    problems.append(Problem(f"{path}.waves.{index}", wave, "is empty.", "remove the empty wave."))
-                for position, region in enumerate(wave):
-                    where = f"{path}.waves.{index}.{position}"
-                    if region not in regions:
-                        problems.append(
-                            Problem(
-                                where,
-                                region,
-                                "is not one of the app's regions.",
-                                f"use one of {', '.join(regions)}, or add it to replicaRegions.",
-                            )
-                        )
-                    elif region in seen:
-                        problems.append(
-                            Problem(where, region, f"is already in waves.{seen[region]}.", "list each region once.")
-                        )
-                    seen.setdefault(region, index)
-            missing = [region for region in regions if region not in seen]
-            if missing:
-                problems.append(
-                    Problem(
-                        f"{path}.waves",
-                        self.waves,
-                        f"leaves out {', '.join(missing)}: every region of the app must be in one wave.",
-                        f"add {', '.join(repr(region) for region in missing)} to a wave.",
+        """Every region in exactly one wave, no empty wave, sane timings, known environments, callable gates."""
+        problems = self._wave_problems(regions) + self._timing_problems()
+        problems += [
+            Problem(
+                f"{_PATH}.environments.{index}",
+                name,
+                f"is not one of this app's environments ({', '.join(environments)}).",
+                "use one of them, or declare it under `environments`.",
+            )
+            for index, name in enumerate(self.environments or [])
+            if name not in environments
+        ]
+        problems += call_problems(
+            f"{_PATH}.gates",
+            self.gates,
+            2,
+            "gates are called as (context, region)",
+            "define it as `async def gate(context, region):`.",
+        )
+        return problems
+
+    def _wave_problems(self, regions: list[str]) -> list[Problem]:
+        if not isinstance(self.waves, list):
+            return []
+        problems = []
+        seen: dict[str, int] = {}
+        for index, wave in enumerate(self.waves):
+            if not wave:
+                problems.append(Problem(f"{_PATH}.waves.{index}", wave, "is empty.", "remove the empty wave."))
+            for position, region in enumerate(wave):
+                where = f"{_PATH}.waves.{index}.{position}"
+                if region not in regions:
+                    fix = f"use one of {', '.join(regions)}, or add it to replicaRegions."
+                    problems.append(Problem(where, region, "is not one of the app's regions.", fix))
+                elif region in seen:
+                    problems.append(
+                        Problem(where, region, f"is already in waves.{seen[region]}.", "list each region once.")
                     )
+                seen.setdefault(region, index)
+        missing = [region for region in regions if region not in seen]
+        if missing:
+            problems.append(
+                Problem(
+                    f"{_PATH}.waves",
+                    self.waves,
+                    f"leaves out {', '.join(missing)}: every region of the app must be in one wave.",
+                    f"add {', '.join(repr(region) for region in missing)} to a wave.",
                 )
+            )
+        return problems
+
+    def _timing_problems(self) -> list[Problem]:
+        problems = []
         if self.check_interval < timedelta(seconds=1):
             problems.append(
                 Problem(
-                    f"{path}.check_interval",
+                    f"{_PATH}.check_interval",
                     self.check_interval.total_seconds(),
                     "must be at least 1 second.",
                     "read the gates every few seconds or more (default: 30).",
@@ -135,27 +155,6 @@ class RolloutConfig(Model):
             )
         if self.bake_time < timedelta(0):
             problems.append(
-                Problem(f"{path}.bake_time", self.bake_time.total_seconds(), "is negative.", "use 0 or more seconds.")
+                Problem(f"{_PATH}.bake_time", self.bake_time.total_seconds(), "is negative.", "use 0 or more seconds.")
             )
-        for index, name in enumerate(self.environments or []):
-            if name not in environments:
-                problems.append(
-                    Problem(
-                        f"{path}.environments.{index}",
-                        name,
-                        f"is not one of this app's environments ({', '.join(environments)}).",
-                        "use one of them, or declare it under `environments`.",
-                    )
-                )
-        for index, gate in enumerate(self.gates):
-            problem = arity_problem(gate, 2)
-            if problem:
-                problems.append(
-                    Problem(
-                        f"{path}.gates.{index}",
-                        getattr(gate, "__name__", getattr(gate, "name", repr(gate))),
-                        f"{problem}: gates are called as (context, region).",
-                        "define it as `async def gate(context, region):`.",
-                    )
-                )
         return problems

@@ -271,7 +271,12 @@ class Rollout:
         return result
 
     async def _wave(
-        self, wave: Wave, config: DeploymentConfig, kept: dict[str, dict[str, Any]], passed: set[int], result: Any
+        self,
+        wave: Wave,
+        config: DeploymentConfig,
+        kept: dict[str, dict[str, Any]],
+        passed: set[int],
+        result: DeploymentResult,
     ) -> None:
         where = ", ".join(wave.regions)
         if wave.number in passed and all(stack in kept for stack in wave.stacks):
