@@ -45,6 +45,9 @@ import time
 def hold(context):
     # E2E_HOLD seconds in the pre-deploy hook: the environment lock is held meanwhile.
     time.sleep(float(os.environ.get("E2E_HOLD", "0")))
+    if os.environ.get("E2E_HELD_UNTIL"):  # when the hold ended, on the machine's monotonic clock
+        with open(os.environ["E2E_HELD_UNTIL"], "w") as out:
+            out.write(repr(time.monotonic()))
 
 
 CLOUD = {{
@@ -74,12 +77,13 @@ class Clone:
             check=False,
         )
 
-    def start(self, *args: str, hold: float, log: Path) -> subprocess.Popen[bytes]:
+    def start(self, *args: str, hold: float, log: Path, held_until: Path | None = None) -> subprocess.Popen[bytes]:
+        marker = {"E2E_HELD_UNTIL": str(held_until)} if held_until else {}
         with log.open("wb") as sink:
             return subprocess.Popen(
                 [str(CLI), *args],
                 cwd=self.root,
-                env={**self.env, "E2E_HOLD": str(hold)},
+                env={**self.env, "E2E_HOLD": str(hold), **marker},
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -160,17 +164,19 @@ def test_the_laptop_sees_what_the_runner_deployed(team: Team) -> None:
 
 
 def test_two_deploys_started_together_exactly_one_runs(team: Team) -> None:
-    logs = [team.work / f"together-{clone.name}.log" for clone in (team.laptop, team.runner)]
+    clones = (team.laptop, team.runner)
+    logs = [team.work / f"together-{clone.name}.log" for clone in clones]
+    held = [team.work / f"together-{clone.name}.held" for clone in clones]
     started = time.monotonic()
     runs = [
-        clone.start("deploy", "--version", f"v2-{clone.name}", "--skip-checks", hold=8, log=log)
-        for clone, log in zip((team.laptop, team.runner), logs, strict=True)
+        clone.start("deploy", "--version", f"v2-{clone.name}", "--skip-checks", hold=10, log=log, held_until=until)
+        for clone, log, until in zip(clones, logs, held, strict=True)
     ]
     ended: dict[int, tuple[int, float]] = {}
     while len(ended) < 2:
         for index, run in enumerate(runs):
             if index not in ended and run.poll() is not None:
-                ended[index] = (run.returncode, time.monotonic() - started)
+                ended[index] = (run.returncode, time.monotonic())
         time.sleep(0.1)
     codes = [ended[0][0], ended[1][0]]
     assert sorted(codes) == [0, 1], [log.read_text()[-2000:] for log in logs]
@@ -180,8 +186,12 @@ def test_two_deploys_started_together_exactly_one_runs(team: Team) -> None:
     assert "is locked by another run: deploy development-" in refused
     assert f"by {os.environ.get('USER', '')}" in refused or "@" in refused  # the holder: user@host, pid, since
     assert "(pid " in refused
-    assert ended[loser][1] < 8  # refused at once, while the winner still held the lock in its hook
-    print(f"refused after {ended[loser][1]:.1f} s: {refused.strip().splitlines()[-1]}")
+    # refused at once: it ended while the winner still held the lock in its hook, it did not wait for the lock
+    # (both clocks are the machine's monotonic one, so this holds however slowly the two CLIs started)
+    assert not held[loser].exists()  # the loser never reached its hooks
+    winner_held_until = float(held[codes.index(0)].read_text())
+    assert ended[loser][1] < winner_held_until, (ended[loser][1] - started, winner_held_until - started)
+    print(f"refused after {ended[loser][1] - started:.1f} s: {refused.strip().splitlines()[-1]}")
     history = team.ledger.history("crew", "development")
     assert [(r.version, r.status) for r in history[:2]] == [(f"v2-{winner}", "running"), ("v1", "superseded")]
     assert team.versions() == [f"v2-{winner}"] * 2
