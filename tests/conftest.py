@@ -85,14 +85,15 @@ def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 SLOWEST_FIRST = [
     "test_cli_e2e.py",
     "test_team_e2e.py",
-    "test_packaging.py",
-    "test_plan_drift_e2e.py",
     "test_terraform_cloud_remote_e2e.py",
-    "test_rollout_e2e.py",
-    "test_policy_cli.py",
+    "test_plan_drift_e2e.py",
     "test_terraform_cloud_e2e.py",
-    "test_secure_deploy_e2e.py",
+    "test_packaging.py",
+    "test_policy_cli.py",
+    "test_team_import_e2e.py",
+    "test_rollout_e2e.py",
     "test_remote_state_e2e.py",
+    "test_secure_deploy_e2e.py",
     "test_team_cloud_e2e.py",
 ]
 """Test files that deploy against moto (minutes each), the longest first, one per worker at the start. With

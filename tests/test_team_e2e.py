@@ -4,6 +4,10 @@ synth, terraform, the S3 backend and ledger in a moto state bucket, two regions 
 The tests run in order and share the environment, as a team's day does: Ctrl-C in the middle of the first
 deploy; the other clone converges it; two deploys at once; a killed CLI whose terraform finishes on its own; a
 crash that leaves state locks (`cloud unlock --stack`); rollback and destroy from the clone that never deployed.
+
+Deploys pass `--skip-checks`: the policy gate is `test_policy_cli.py`'s subject, here it would only add a
+checkov scan (~4 CPU-s) to each of a dozen deploys. What a killed first create leaves unrecorded is
+`test_team_import_e2e.py`'s (an environment of its own, so that it runs beside this file on another worker).
 """
 
 from __future__ import annotations
@@ -141,9 +145,13 @@ class Team:
 
 @pytest.fixture(scope="module")
 def team(moto: Moto, tmp_path_factory: pytest.TempPathFactory, tf_env: dict[str, str]) -> Team:
+    return make_team(moto, tmp_path_factory.mktemp("team"), tf_env)
+
+
+def make_team(moto: Moto, work: Path, tf_env: dict[str, str]) -> Team:
+    """Two clones of the project in `work`, sharing the name of a new state bucket (not yet bootstrapped)."""
     if not (PROJECT_DIR / "node_modules" / ".bin" / "cdktf").exists():
         pytest.skip("the cdktf CLI is not installed: run ./scripts/setup")
-    work = tmp_path_factory.mktemp("team")
     bucket = f"team-state-{uuid.uuid4().hex[:8]}"
     config_file = work / "team_config.py"
     config_file.write_text(CONFIG.format(moto=moto.url, bucket=bucket))
@@ -200,7 +208,7 @@ def test_ctrl_c_in_the_middle_of_the_first_regional_applies(team: Team) -> None:
     assert bootstrap.returncode == 0, bootstrap.stderr
     log = team.work / "interrupted.log"
     first, second = sorted(STACKS)  # one stack at a time: the second waits for the first
-    deploy = team.laptop.start("deploy", "--version", "v1", "--concurrency", "1", memory=512, log=log)
+    deploy = team.laptop.start("deploy", "--skip-checks", "--version", "v1", "--concurrency", "1", memory=512, log=log)
     # The SQS queue takes ~25 s to create (the provider waits for its attributes): the first stack is mid-apply.
     wait_for(log, [creating(first, "aws_sqs_queue")])
     os.killpg(deploy.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the CLI's whole process group
@@ -223,7 +231,7 @@ def test_ctrl_c_in_the_middle_of_the_first_regional_applies(team: Team) -> None:
 
 
 def test_the_other_clone_converges_it_with_no_duplicates_or_orphans(team: Team) -> None:
-    deploy = team.runner.run("--json", "deploy", "--version", "v1")
+    deploy = team.runner.run("--json", "deploy", "--skip-checks", "--version", "v1")
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
     assert "warning: multiRegion: latency routing needs `domainName`" in deploy.stderr
     assert sorted(json.loads(deploy.stdout)["outputs"]) == sorted(STACKS)
@@ -258,7 +266,7 @@ def test_the_laptop_sees_what_the_runner_deployed(team: Team) -> None:
 def test_two_deploys_started_together_exactly_one_runs(team: Team) -> None:
     logs = [team.work / f"together-{clone.name}.log" for clone in (team.laptop, team.runner)]
     runs = [
-        clone.start("deploy", "--version", f"v2-{clone.name}", memory=768, log=log)
+        clone.start("deploy", "--skip-checks", "--version", f"v2-{clone.name}", memory=768, log=log)
         for clone, log in zip((team.laptop, team.runner), logs, strict=True)
     ]
     codes = [run.wait(timeout=900) for run in runs]
@@ -277,7 +285,7 @@ def test_two_deploys_started_together_exactly_one_runs(team: Team) -> None:
 
 def test_a_second_ctrl_c_interrupts_terraform_once_and_the_next_deploy_converges(team: Team) -> None:
     log = team.work / "double-ctrl-c.log"
-    deploy = team.laptop.start("deploy", "--version", "v2b", memory=768, visibility=200, log=log)
+    deploy = team.laptop.start("deploy", "--skip-checks", "--version", "v2b", memory=768, visibility=200, log=log)
     wait_for(log, [modifying(stack, "aws_sqs_queue") for stack in STACKS])
     time.sleep(3)  # well into the update (the provider then waits for the attributes to propagate)
     os.killpg(deploy.pid, signal.SIGINT)
@@ -291,22 +299,22 @@ def test_a_second_ctrl_c_interrupts_terraform_once_and_the_next_deploy_converges
     assert team.keys(".tflock") == []
     assert team.keys("lock.json") == []
     assert team.ledger.history("team", "development")[0].status == "interrupted"
-    again = team.runner.run("deploy", "--version", "v2b", memory=768, visibility=200)
+    again = team.runner.run("deploy", "--skip-checks", "--version", "v2b", memory=768, visibility=200)
     assert again.returncode == 0, again.stderr
     assert all(team.visibility(region) == 200 for region in REGIONS)
     assert all(team.function_names(region) == ["team-development-api"] for region in REGIONS)
 
 
-def _stack_pids(team: Team) -> list[int]:
+def stack_pids(team: Team) -> list[int]:
     holder = team.ledger.read_lock("team", "development")
     return list(holder.children) if holder else []
 
 
 def test_a_killed_cli_leaves_terraform_to_finish_and_the_next_run_takes_over(team: Team) -> None:
     log = team.work / "killed-cli.log"
-    deploy = team.laptop.start("deploy", "--version", "v3", memory=1024, visibility=120, log=log)
+    deploy = team.laptop.start("deploy", "--skip-checks", "--version", "v3", memory=1024, visibility=120, log=log)
     wait_for(log, [modifying(stack, "aws_sqs_queue") for stack in STACKS])
-    children = _stack_pids(team)
+    children = stack_pids(team)
     assert len(children) == 2, "the lock names both running terraform processes"
     deploy.send_signal(signal.SIGKILL)  # the CLI only: terraform runs in its own process group
     deploy.wait(timeout=60)
@@ -318,7 +326,7 @@ def test_a_killed_cli_leaves_terraform_to_finish_and_the_next_run_takes_over(tea
         status = json.loads(team.runner.run("--json", "status").stdout)
         assert status["lock"]["stale"] is True
         assert status["lock"]["deployment_id"].startswith("development-")
-        early = team.runner.run("deploy", "--version", "v3", memory=1024, visibility=120)
+        early = team.runner.run("deploy", "--skip-checks", "--version", "v3", memory=1024, visibility=120)
         assert early.returncode == 1, early.stdout + early.stderr
         assert "its terraform is still finishing (pid" in early.stderr
     finally:
@@ -328,7 +336,7 @@ def test_a_killed_cli_leaves_terraform_to_finish_and_the_next_run_takes_over(tea
     wait_gone(children, timeout=300)  # terraform finishes on its own, writes its state, releases its lock
     assert team.keys(".tflock") == []
     assert all(team.memory(region) == 1024 for region in REGIONS)  # the killed deploy's change was applied
-    deploy_again = team.runner.run("deploy", "--version", "v3", memory=1024, visibility=120)
+    deploy_again = team.runner.run("deploy", "--skip-checks", "--version", "v3", memory=1024, visibility=120)
     assert deploy_again.returncode == 0, deploy_again.stderr
     assert "stopped without finishing; recording it as interrupted" in deploy_again.stderr
     assert [(r.version, r.status) for r in team.ledger.history("team", "development")[:2]] == [
@@ -346,9 +354,9 @@ def wait_gone(pids: list[int], timeout: float = 60) -> None:
 
 def test_a_crash_that_kills_terraform_too_leaves_locks_that_unlock_clears(team: Team) -> None:
     log = team.work / "crash.log"
-    deploy = team.laptop.start("deploy", "--version", "v4", memory=256, visibility=60, log=log)
+    deploy = team.laptop.start("deploy", "--skip-checks", "--version", "v4", memory=256, visibility=60, log=log)
     wait_for(log, [modifying(stack, "aws_sqs_queue") for stack in STACKS])
-    children = _stack_pids(team)
+    children = stack_pids(team)
     for pid in [deploy.pid, *children]:  # the machine goes away: everything dies at once
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
@@ -356,7 +364,7 @@ def test_a_crash_that_kills_terraform_too_leaves_locks_that_unlock_clears(team: 
     wait_gone(children)
     left = sorted(team.keys(".tflock"))
     assert left, "terraform killed while holding its S3 state locks leaves them"
-    refused = team.runner.run("deploy", "--version", "v4", memory=256, visibility=60)
+    refused = team.runner.run("deploy", "--skip-checks", "--version", "v4", memory=256, visibility=60)
     assert refused.returncode == 1
     assert "stack state lock(s) are held" in refused.stderr
     for key in left:
@@ -368,7 +376,7 @@ def test_a_crash_that_kills_terraform_too_leaves_locks_that_unlock_clears(team: 
     unlock = team.runner.run("unlock", *(arg for stack in stacks for arg in ("--stack", stack)), "--yes")
     assert unlock.returncode == 0, unlock.stderr
     assert team.keys(".tflock") == []
-    converged = team.runner.run("--json", "deploy", "--version", "v4", memory=256, visibility=60)
+    converged = team.runner.run("--json", "deploy", "--skip-checks", "--version", "v4", memory=256, visibility=60)
     assert converged.returncode == 0, converged.stderr
     assert all(team.memory(region) == 256 for region in REGIONS)
     statuses = [(r.version, r.status) for r in team.ledger.history("team", "development")[:2]]
@@ -392,74 +400,3 @@ def test_rollback_status_and_destroy_from_the_clone_that_never_deployed_first(te
     assert "pass --recreate" in refused.stderr
     assert not (team.laptop.root / ".state").exists()
     assert not (team.runner.root / ".state").exists()
-
-
-IMPORT = re.compile(r"cd (?P<dir>\S+) && terraform import '(?P<address>[^']+)' '(?P<id>[^']+)'")
-
-
-def _rest_apis(team: Team, region: str) -> list[str]:
-    return [api["id"] for api in team.moto.client("apigateway", region).get_rest_apis()["items"]]
-
-
-def test_what_a_killed_first_create_left_unrecorded_is_named_and_imported_not_duplicated(team: Team) -> None:
-    """Issue 26, finding 9: everything dies during the first create of a stack (after the destroy above). A REST
-    API's id is picked by AWS, so no name collides: terraform's own log of the killed apply names it. The
-    next deploy creates nothing twice; the printed commands import what exists; then it converges."""
-    us = STACKS[0]
-    assert _rest_apis(team, "us-east-1") == []
-    log = team.work / "killed-create.log"
-    deploy = team.laptop.start("deploy", "--version", "v5", memory=512, log=log)
-    wait_for(log, [rf"^\[{re.escape(us)}\] aws_api_gateway_rest_api\.\S+: created"])
-    children = _stack_pids(team)
-    for pid in [deploy.pid, *children]:  # the machine goes away
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-    deploy.wait(timeout=60)
-    wait_gone(children)
-    (api_id,) = _rest_apis(team, "us-east-1")
-    locks = [key.rsplit("/", 1)[1].removesuffix(".tfstate.tflock") for key in team.keys(".tflock")]
-    if locks:
-        unlocked = team.laptop.run("unlock", *(arg for stack in locks for arg in ("--stack", stack)), "--yes")
-        assert unlocked.returncode == 0, unlocked.stderr
-
-    refused = team.laptop.run("deploy", "--version", "v5", memory=512)
-    assert refused.returncode == 1, refused.stdout + refused.stderr
-    assert "exist in the cloud but not in this stack's state" in refused.stderr
-    us_error = team.ledger.history("team", "development")[0].stacks[us]["error"] or ""  # each stack's report
-    assert "terraform import 'aws_api_gateway_rest_api." in us_error
-    assert f"' '{api_id}'" in us_error
-    assert _rest_apis(team, "us-east-1") == [api_id]  # the refused deploy created no second API
-
-    # The user runs the printed commands, round by round: an id that needs another resource's attribute
-    # (a method needs its API's root resource) can be filled in once that one is imported. What the killed
-    # apply was only creating has no id: when nothing else is left, the log is deleted, as documented.
-    def reports(result: subprocess.CompletedProcess[str]) -> str:
-        """What the user reads: the CLI's error and each failed stack's (`cloud status` shows them too)."""
-        stacks = team.ledger.history("team", "development")[0].stacks.values()
-        return result.stderr + "\n".join(str(run.get("error") or "") for run in stacks)
-
-    output = reports(refused)
-    for _ in range(6):
-        # each command once (the CLI's error repeats a stack's report)
-        ready = list({(m["dir"], m["address"]): m for m in IMPORT.finditer(output) if "<" not in m["id"]}.values())
-        for match in ready:
-            imported = subprocess.run(
-                ["terraform", "import", "-input=false", match["address"], match["id"]],
-                cwd=match["dir"],
-                env=team.laptop.env,
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
-            assert imported.returncode == 0, imported.stdout + imported.stderr
-        if not ready:
-            for crashed_log in re.findall(r"log of the apply that was killed: (\S+?)[.,]\s", output):
-                Path(crashed_log).unlink(missing_ok=True)
-        again = team.laptop.run("deploy", "--version", "v5", memory=512)
-        if again.returncode == 0:
-            break
-        output = reports(again)
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert _rest_apis(team, "us-east-1") == [api_id]  # imported, not created twice
-    assert all(len(_rest_apis(team, region)) == 1 for region in REGIONS)
