@@ -89,20 +89,21 @@ SLOWEST_FIRST = [
     "test_plan_drift_e2e.py",
     "test_terraform_cloud_e2e.py",
     "test_packaging.py",
-    "test_policy_cli.py",
     "test_team_import_e2e.py",
     "test_rollout_e2e.py",
+    "test_policy_cli.py",
+    "test_terraform_validate.py",
     "test_remote_state_e2e.py",
     "test_secure_deploy_e2e.py",
     "test_team_cloud_e2e.py",
 ]
-"""Test files that deploy against moto (minutes each), the longest first, one per worker at the start. With
-`-n N --dist loadfile` each file runs on one worker. xdist keeps this order only with `--no-loadscope-reorder`
-(by default it starts the files with the most tests first, which puts these last). It gives a worker its next
-file as soon as two or fewer of its tests are left: right at the start for the one-test CLI lifecycle (the
-longest), which would chain a second end-to-end file behind it. So the seventh file is a quick one
-(`test_policy_cli.py`), and the other end-to-end files go to the workers whose first file ends soonest
-(`scripts/test`)."""
+"""Test files that deploy against moto (minutes each), the longest first, one per worker at the start (eight
+workers, `scripts/test`). With `-n N --dist loadfile` each file runs on one worker. xdist keeps this order only
+with `--no-loadscope-reorder` (by default it starts the files with the most tests first, which puts these
+last). It gives a worker its next file as soon as two or fewer of its tests are left: right at the start for
+the two one-test files (the CLI lifecycle, the killed first create), which would chain another end-to-end file
+behind each. So the ninth and tenth files are quick ones (`test_policy_cli.py`, `test_terraform_validate.py`),
+and the other end-to-end files go to the workers whose first file ends soonest."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
