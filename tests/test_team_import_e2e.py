@@ -44,7 +44,7 @@ def test_what_a_killed_first_create_left_unrecorded_is_named_and_imported_not_du
     nothing twice; the printed commands import what exists; then it converges.
 
     The killed deploy is of us-east-1's stack alone (`--stacks`): only its resources are in flight when it
-    dies, so there are about ten commands to run, not thirty (each is a terraform run). The deploys after it
+    dies, so there are 18 commands to run here, not ~30 (each is a terraform run). The deploys after it
     are of the whole environment: eu-west-1's stack, never started, is created by the first of them."""
     us = STACKS[0]
     bootstrap = team.laptop.run("--json", "bootstrap")
